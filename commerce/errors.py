@@ -1,0 +1,32 @@
+"""Expected business failures, reported to clients as userErrors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """The contract's UserErrorCode values (and any we add)."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    CART_EMPTY = "CART_EMPTY"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    QUANTITY_OUT_OF_RANGE = "QUANTITY_OUT_OF_RANGE"
+    QUOTE_NOT_FOUND = "QUOTE_NOT_FOUND"
+    QUOTE_EXPIRED = "QUOTE_EXPIRED"
+    QUOTE_INVALID = "QUOTE_INVALID"
+    PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: tuple[str, ...] | None
+    code: ErrorCode
+    message: str
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """User input quoted back in a message: printable and short."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return repr(clean if len(clean) <= limit else clean[:limit] + "…")

@@ -1,0 +1,91 @@
+"""Server-side cart pricing. The client sends SKUs and quantities, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from commerce.catalog import Catalog
+from commerce.errors import ErrorCode, Problem, shown
+
+MAX_LINES = 50
+MIN_QUANTITY, MAX_QUANTITY = 1, 99
+MAX_TOTAL = 99_999_999  # Stripe's ceiling for one USD charge, in cents
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int  # what one unit costs (the bundle price for a bundle)
+    list_unit_price: int  # the parts bought separately
+    total: int  # unit_price * quantity: what this line charges
+    discount: int  # (list_unit_price - unit_price) * quantity
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCart:
+    currency: str
+    lines: tuple[PricedLine, ...]
+    subtotal: int  # before bundle savings
+    discount: int
+    total: int  # subtotal - discount == sum of line totals
+
+
+def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list[Problem]:
+    """Price a cart, or say everything that is wrong with it at once."""
+    if not lines:
+        return [Problem(("input", "items"), ErrorCode.CART_EMPTY, "The cart is empty.")]
+    if len(lines) > MAX_LINES:
+        return [Problem(("input", "items"), ErrorCode.INVALID_INPUT,
+                        f"A cart holds at most {MAX_LINES} lines; this one has {len(lines)}.")]
+    problems: list[Problem] = []
+    merged: dict[str, int] = {}
+    first_index: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        at = ("input", "items", str(index))
+        product = catalog.get(line.sku)
+        if product is None:
+            problems.append(Problem((*at, "sku"), ErrorCode.UNKNOWN_SKU,
+                                    f"No product has SKU {shown(line.sku)}."))
+        elif not product.active:
+            problems.append(Problem((*at, "sku"), ErrorCode.PRODUCT_UNAVAILABLE,
+                                    f"{product.name} ({product.sku}) is no longer sold."))
+        if not MIN_QUANTITY <= line.quantity <= MAX_QUANTITY:
+            problems.append(Problem((*at, "quantity"), ErrorCode.QUANTITY_OUT_OF_RANGE,
+                                    f"Quantity must be {MIN_QUANTITY} to {MAX_QUANTITY}."))
+        merged[line.sku] = merged.get(line.sku, 0) + line.quantity
+        first_index.setdefault(line.sku, index)
+    if problems:
+        return problems
+    for sku, quantity in merged.items():
+        if quantity > MAX_QUANTITY:
+            problems.append(Problem(("input", "items", str(first_index[sku]), "quantity"),
+                                    ErrorCode.QUANTITY_OUT_OF_RANGE,
+                                    f"{sku} adds up to {quantity}; at most {MAX_QUANTITY} per product."))
+    if problems:
+        return problems
+    priced = tuple(_price_line(catalog, sku, quantity) for sku, quantity in merged.items())
+    total = sum(line.total for line in priced)
+    if total > MAX_TOTAL:
+        return [Problem(("input", "items"), ErrorCode.INVALID_INPUT,
+                        "The cart total is above what one payment can take; split the order.")]
+    discount = sum(line.discount for line in priced)
+    return PricedCart(catalog.currency, priced, total + discount, discount, total)
+
+
+def _price_line(catalog: Catalog, sku: str, quantity: int) -> PricedLine:
+    product = catalog.get(sku)
+    assert product is not None
+    return PricedLine(
+        sku=sku, name=product.name, quantity=quantity, unit_price=product.price,
+        list_unit_price=product.list_price, total=product.price * quantity,
+        discount=(product.list_price - product.price) * quantity,
+    )

@@ -1,0 +1,38 @@
+"""What a request's resolvers can reach: the process-wide services and who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from auth import TokenVerifier, Viewer
+from commerce.catalog import Catalog
+from settings import Settings
+from store import Store
+
+
+@dataclass(slots=True)
+class Services:
+    """Opened once per process by the app's lifespan, shared by every request."""
+
+    settings: Settings
+    store: Store
+    catalog: Catalog
+    verifier: TokenVerifier
+
+    @property
+    def quote_secret(self) -> str:
+        return self.settings.secret("quote_signing_secret")
+
+
+@dataclass(slots=True)
+class Context:
+    """Made fresh for each GraphQL request."""
+
+    request: Request
+    services: Services
+    request_id: str
+    viewer: Viewer | None = None
+    auth_error: str | None = None
+    extra: dict = field(default_factory=dict)

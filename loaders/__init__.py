@@ -1,0 +1,1 @@
+"""aiodataloader loaders, a fresh set per request (built by later issues)."""

@@ -1,0 +1,1 @@
+"""One module per domain: auth checks, input -> commerce call -> result."""

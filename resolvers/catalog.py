@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from commerce.catalog import Product
+from context import Context
+
+
+def products(context: Context) -> tuple[Product, ...]:
+    return context.services.catalog.products

@@ -1,0 +1,165 @@
+"""Configuration from the environment, with the names of the system we replace.
+
+A wrong value stops the start with a message naming the variable. In development a
+missing secret gets a generated value (kept in var/dev-secrets.json, so `gateway token`
+and `gateway serve` agree) and a warning; in production it is required.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("gateway.settings")
+
+MIN_SECRET_LENGTH = 32  # HS256 / HMAC-SHA256 keys: at least 256 bits (RFC 8725 §3.5)
+GENERATED_SECRETS = ("jwt_secret", "quote_signing_secret")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person starting the service."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    commerce_table: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    gateway_db: Path = Path("var/gateway.db")
+    catalog_path: Path = Path(__file__).resolve().parent / "catalog" / "products.json"
+    cors_allow_origin: Annotated[list[str], NoDecode] = []
+
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+
+    quote_signing_secret: SecretStr | None = None
+    quote_ttl_minutes: int = Field(15, ge=1, le=1440)
+
+    stripe_secret: SecretStr | None = None
+    stripe_secret_parameter: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret_parameter: str | None = None
+    stripe_api_base: str | None = Field(None, pattern=r"^https?://\S+$")
+    checkout_success_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    checkout_cancel_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    session_ttl_minutes: int = Field(1440, ge=30, le=1440)  # Stripe allows 30 min to 24 h
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_others):
+        return (init_settings,)  # load_settings reads the environment (see _from_env)
+
+    @field_validator("cors_allow_origin", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allow_origin")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not (origin.startswith(("http://", "https://")) and " " not in origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example")
+        return origins
+
+    @field_validator("jwt_secret", "quote_signing_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _production_requires(self) -> Settings:
+        if self.environment != "production":
+            return self
+        missing = []
+        if not (self.jwt_secret or self.jwt_jwks_url):
+            missing.append("JWT_SECRET (or JWT_JWKS_URL)")
+        if not self.quote_signing_secret:
+            missing.append("QUOTE_SIGNING_SECRET")
+        if not (self.stripe_secret or self.stripe_secret_parameter):
+            missing.append("STRIPE_SECRET (or STRIPE_SECRET_PARAMETER)")
+        if not (self.stripe_webhook_secret or self.stripe_webhook_secret_parameter):
+            missing.append("STRIPE_WEBHOOK_SECRET (or STRIPE_WEBHOOK_SECRET_PARAMETER)")
+        for name in ("checkout_success_url", "checkout_cancel_url"):
+            if not getattr(self, name):
+                missing.append(name.upper())
+        if missing:
+            raise ValueError("required in production: " + ", ".join(missing))
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def secret(self, name: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigError(f"{name.upper()} is not set")
+        return value.get_secret_value()
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and check the configuration; ConfigError names each bad variable."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        settings = Settings(**_from_env(env))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    if not settings.production:
+        settings = _fill_development_secrets(settings)
+    return settings
+
+
+def _from_env(env: dict[str, str]) -> dict[str, str]:
+    # Read the variables ourselves (exact upper-case names, empty = unset) rather than
+    # let pydantic-settings scan os.environ, so tests can pass an environment in.
+    fields = Settings.model_fields
+    return {name: env[name.upper()] for name in fields if env.get(name.upper(), "") != ""}
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
+        got = error.get("input")
+        shown = "" if not error["loc"] or "SECRET" in name or isinstance(got, dict) else f" (got {got!r})"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _fill_development_secrets(settings: Settings) -> Settings:
+    missing = [name for name in GENERATED_SECRETS if getattr(settings, name) is None]
+    if not missing:
+        return settings
+    store = settings.gateway_db.parent / "dev-secrets.json"
+    saved = _read_dev_secrets(store)
+    for name in missing:
+        saved.setdefault(name, secrets.token_urlsafe(48))
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(saved, indent=2) + "\n")
+    store.chmod(0o600)
+    log.warning("development: using generated %s from %s; set them in production",
+                ", ".join(n.upper() for n in missing), store)
+    return settings.model_copy(update={n: SecretStr(saved[n]) for n in missing})
+
+
+def _read_dev_secrets(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH}

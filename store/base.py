@@ -1,0 +1,119 @@
+"""The store interface both engines implement, and the pieces they share.
+
+Items are plain dicts with string ``PK`` / ``SK`` and JSON-like values: str, int,
+bool, None, lists and dicts of those. Floats are refused (money is integers).
+What one engine cannot promise, the interface does not offer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import orjson
+
+from store.keys import EXPIRES_AT, Key
+
+Item = dict[str, Any]
+BATCH_GET_LIMIT = 100
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (unreachable, throttled past retries...)."""
+
+
+class BadCursor(ValueError):
+    """A query cursor that this store did not hand out for this query."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Item]
+    cursor: str | None  # pass back to continue; None when there is nothing more
+
+
+class Store(Protocol):
+    async def get(self, key: Key) -> Item | None:
+        """The item, or None when it is missing or expired."""
+
+    async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
+        """Found, unexpired items by key; any number of keys, duplicates allowed."""
+
+    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
+        """Write the item. With if_absent, only when no live item holds its key:
+        returns False (and writes nothing) when one does."""
+
+    async def delete(self, key: Key) -> None: ...
+
+    async def query(
+        self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
+        newest_first: bool = True,
+    ) -> Page:
+        """Items in one partition whose SK starts with prefix, by SK (descending when
+        newest_first), at most limit of them, continuing after cursor."""
+
+    async def ping(self) -> None:
+        """Raise StoreError unless the store answers."""
+
+    async def close(self) -> None: ...
+
+
+def now_epoch() -> int:
+    return int(time.time())
+
+
+def is_expired(item: Item, now: int) -> bool:
+    expires = item.get(EXPIRES_AT)
+    return isinstance(expires, int) and not isinstance(expires, bool) and expires <= now
+
+
+def check_item(item: Item) -> None:
+    """Refuse what neither engine can store faithfully, before any write."""
+    for name in ("PK", "SK"):
+        value = item.get(name)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"item {name} must be a non-empty string")
+    _check_value(item, "item")
+
+
+def _check_value(value: Any, where: str) -> None:
+    if isinstance(value, float):
+        raise TypeError(f"{where}: floats are not stored (use integers in minor units)")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: keys must be strings")
+            _check_value(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_value(v, f"{where}[{i}]")
+    elif value is not None and not isinstance(value, (str, int, bool)):
+        raise TypeError(f"{where}: {type(value).__name__} is not storable")
+
+
+def check_limit(limit: int) -> None:
+    if not 1 <= limit <= 1000:
+        raise ValueError("limit must be between 1 and 1000")
+
+
+def encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"k": sk})).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, prefix: str) -> str:
+    """The SK a cursor continues after; BadCursor for anything we did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        sk = orjson.loads(raw)["k"]
+    except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise BadCursor("cursor is not valid") from exc
+    if not isinstance(sk, str) or not sk.startswith(prefix):
+        raise BadCursor("cursor is not valid for this query")
+    return sk
+
+
+def unique_keys(keys: Sequence[Key]) -> list[Key]:
+    return list(dict.fromkeys(keys))

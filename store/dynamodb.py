@@ -1,0 +1,225 @@
+"""The DynamoDB engine (aioboto3): the production store, shared by every instance.
+
+The endpoint, region and credentials come from the standard AWS configuration
+(AWS_ENDPOINT_URL_DYNAMODB points it at DynamoDB Local). One client per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from decimal import Decimal
+from typing import Any, Sequence
+
+import aioboto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from store.base import (
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_item, check_limit, decode_cursor,
+    encode_cursor, is_expired, now_epoch, unique_keys,
+)
+from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, Key, key_of
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=3,
+    read_timeout=10,
+)
+UNPROCESSED_RETRIES = 8
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_wire(item: Item) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def from_wire(wire: dict[str, Any]) -> Item:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in wire.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _wire_key(key: Key) -> dict[str, Any]:
+    return {PK: {"S": key.pk}, SK: {"S": key.sk}}
+
+
+class DynamoDBStore:
+    def __init__(self, client: Any, table: str, stack: contextlib.AsyncExitStack) -> None:
+        self._client = client
+        self._table = table
+        self._stack = stack
+
+    @classmethod
+    async def open(cls, table: str, *, session: aioboto3.Session | None = None) -> DynamoDBStore:
+        stack = contextlib.AsyncExitStack()
+        client = await stack.enter_async_context(
+            (session or aioboto3.Session()).client("dynamodb", config=CLIENT_CONFIG)
+        )
+        return cls(client, table, stack)
+
+    async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        try:
+            return await getattr(self._client, operation)(TableName=self._table, **params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise
+            raise StoreError(f"DynamoDB {operation} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB {operation} failed: {exc}") from exc
+
+    async def get(self, key: Key) -> Item | None:
+        response = await self._call("get_item", Key=_wire_key(key), ConsistentRead=True)
+        wire = response.get("Item")
+        if wire is None:
+            return None
+        item = from_wire(wire)
+        return None if is_expired(item, now_epoch()) else item
+
+    async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
+        wanted = unique_keys(keys)
+        chunks = [wanted[i:i + BATCH_GET_LIMIT] for i in range(0, len(wanted), BATCH_GET_LIMIT)]
+        found: dict[Key, Item] = {}
+        for part in await asyncio.gather(*(self._batch_get_chunk(c) for c in chunks)):
+            found.update(part)
+        return found
+
+    async def _batch_get_chunk(self, keys: list[Key]) -> dict[Key, Item]:
+        request = {self._table: {"Keys": [_wire_key(k) for k in keys], "ConsistentRead": True}}
+        found: dict[Key, Item] = {}
+        now = now_epoch()
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            try:
+                response = await self._client.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"DynamoDB batch_get_item failed: {exc}") from exc
+            for wire in response.get("Responses", {}).get(self._table, []):
+                item = from_wire(wire)
+                if not is_expired(item, now):
+                    found[key_of(item)] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            # Full jitter backoff (AWS's advice for UnprocessedKeys).
+            await asyncio.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
+        raise StoreError("DynamoDB left keys unprocessed after retries")
+
+    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
+        check_item(item)
+        params: dict[str, Any] = {"Item": to_wire(item)}
+        if if_absent:
+            # An expired item that TTL has not yet removed counts as absent.
+            params["ConditionExpression"] = "attribute_not_exists(#pk) OR #exp <= :now"
+            params["ExpressionAttributeNames"] = {"#pk": PK, "#exp": EXPIRES_AT}
+            params["ExpressionAttributeValues"] = {":now": {"N": str(now_epoch())}}
+        try:
+            await self._call("put_item", **params)
+        except ClientError:
+            return False
+        return True
+
+    async def delete(self, key: Key) -> None:
+        await self._call("delete_item", Key=_wire_key(key))
+
+    async def query(
+        self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
+        newest_first: bool = True,
+    ) -> Page:
+        check_limit(limit)
+        condition = "#pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": pk}}
+        names = {"#pk": PK}
+        if prefix:
+            condition += " AND begins_with(#sk, :prefix)"
+            values[":prefix"] = {"S": prefix}
+            names["#sk"] = SK
+        start = None
+        if cursor is not None:
+            start = {PK: {"S": pk}, SK: {"S": decode_cursor(cursor, prefix)}}
+        items: list[Item] = []
+        now = now_epoch()
+        # Read one past the limit, so the cursor is only handed out when more exist.
+        while len(items) <= limit:
+            params: dict[str, Any] = {
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": not newest_first,
+                "Limit": limit + 1 - len(items),
+                "ConsistentRead": True,
+            }
+            if start:
+                params["ExclusiveStartKey"] = start
+            response = await self._call("query", **params)
+            items += [i for i in map(from_wire, response.get("Items", [])) if not is_expired(i, now)]
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        page = items[:limit]
+        return Page(page, encode_cursor(page[-1][SK]) if len(items) > limit else None)
+
+    async def ping(self) -> None:
+        response = await self._call("describe_table")
+        status = response["Table"]["TableStatus"]
+        if status not in ("ACTIVE", "UPDATING"):
+            raise StoreError(f"DynamoDB table {self._table} is {status}")
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+async def create_table(table: str, *, session: aioboto3.Session | None = None) -> str:
+    """Create the table (keys, GSI, TTL) if missing; safe to run any number of times.
+
+    Returns what it did, for the CLI to print."""
+    async with (session or aioboto3.Session()).client("dynamodb", config=CLIENT_CONFIG) as client:
+        created = True
+        try:
+            await client.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": PK, "AttributeType": "S"},
+                    {"AttributeName": SK, "AttributeType": "S"},
+                    {"AttributeName": CUSTOMER_ID, "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": PK, "KeyType": "HASH"},
+                    {"AttributeName": SK, "KeyType": "RANGE"},
+                ],
+                GlobalSecondaryIndexes=[{
+                    "IndexName": CUSTOMER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": CUSTOMER_ID, "KeyType": "HASH"},
+                        {"AttributeName": PK, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }],
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+            created = False
+        await client.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        ttl = await client.describe_time_to_live(TableName=table)
+        if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            await client.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT},
+            )
+    return f"table {table} {'created' if created else 'already exists'}; TTL on {EXPIRES_AT}"

@@ -1,0 +1,75 @@
+"""The single-table key layout, built in one place.
+
+Kept from the system we replace (so the gateway drops into its existing table):
+
+    entity              PK                      SK
+    user profile        USER#{userId}           PROFILE
+    order               USER#{userId}           ORDER#{timestamp}#{orderId}
+    quote               QUOTE#{signature}       CACHE
+    checkout session    QUOTE#{signature}       SESSION#{sessionId}
+    session pointer     SESSION#{sessionId}     METADATA
+    rate-limit window   RATE#{ip}               WINDOW#{windowId}
+    sync checkpoint     SYSTEM                  STRIPE_SYNC
+
+GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
+
+Every item also carries ``entity`` (what it is) and, when it expires, ``expiresAt``
+(epoch seconds: the table's TTL attribute, and honoured on read by both engines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PK = "PK"
+SK = "SK"
+ENTITY = "entity"
+EXPIRES_AT = "expiresAt"
+CUSTOMER_INDEX = "stripeCustomerId-index"
+CUSTOMER_ID = "stripeCustomerId"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """The full primary key of one item."""
+
+    pk: str
+    sk: str
+
+
+def quote(signature: str) -> Key:
+    return Key(f"QUOTE#{signature}", "CACHE")
+
+
+def profile(user_id: str) -> Key:
+    return Key(f"USER#{user_id}", "PROFILE")
+
+
+def user_partition(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+ORDER_PREFIX = "ORDER#"
+
+
+def order(user_id: str, timestamp: int, order_id: str) -> Key:
+    return Key(user_partition(user_id), f"{ORDER_PREFIX}{timestamp}#{order_id}")
+
+
+def quote_session(signature: str, session_id: str) -> Key:
+    return Key(f"QUOTE#{signature}", f"SESSION#{session_id}")
+
+
+def session_pointer(session_id: str) -> Key:
+    return Key(f"SESSION#{session_id}", "METADATA")
+
+
+def rate_window(client: str, window_id: int) -> Key:
+    return Key(f"RATE#{client}", f"WINDOW#{window_id}")
+
+
+STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")
+
+
+def key_of(item: dict) -> Key:
+    return Key(item[PK], item[SK])

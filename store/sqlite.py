@@ -1,0 +1,135 @@
+"""The embedded engine: one SQLite file, the default when no DynamoDB table is set.
+
+One aiosqlite connection per process; it runs every statement on its own thread, one
+at a time, so concurrent requests in one process are safe. Each write is one
+statement, so a conditional put is atomic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Sequence
+
+import aiosqlite
+import orjson
+
+from store.base import (
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_item, check_limit, decode_cursor,
+    encode_cursor, now_epoch, unique_keys,
+)
+from store.keys import EXPIRES_AT, Key, key_of
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    expires_at INTEGER,
+    body BLOB NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID
+"""
+LIVE = "(expires_at IS NULL OR expires_at > ?)"
+
+
+class SQLiteStore:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteStore:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+        return cls(conn)
+
+    async def get(self, key: Key) -> Item | None:
+        async with self._conn.execute(
+            f"SELECT body FROM items WHERE pk = ? AND sk = ? AND {LIVE}",
+            (key.pk, key.sk, now_epoch()),
+        ) as cur:
+            row = await cur.fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
+        found: dict[Key, Item] = {}
+        wanted = unique_keys(keys)
+        now = now_epoch()
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            chunk = wanted[start:start + BATCH_GET_LIMIT]
+            pairs = ",".join("(?, ?)" for _ in chunk)
+            params: list = [part for key in chunk for part in (key.pk, key.sk)]
+            async with self._conn.execute(
+                f"SELECT body FROM items WHERE (pk, sk) IN (VALUES {pairs}) AND {LIVE}",
+                (*params, now),
+            ) as cur:
+                for (body,) in await cur.fetchall():
+                    item = orjson.loads(body)
+                    found[key_of(item)] = item
+        return found
+
+    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
+        check_item(item)
+        expires = item.get(EXPIRES_AT)
+        expires = expires if isinstance(expires, int) and not isinstance(expires, bool) else None
+        row = (item["PK"], item["SK"], expires, orjson.dumps(item))
+        if not if_absent:
+            await self._conn.execute(
+                "INSERT OR REPLACE INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?)", row
+            )
+            return True
+        # An expired item counts as absent, as DynamoDB's TTL makes it on read.
+        async with self._conn.execute(
+            "INSERT INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (pk, sk) DO UPDATE SET expires_at = excluded.expires_at, "
+            "body = excluded.body WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?",
+            (*row, now_epoch()),
+        ) as cur:
+            return cur.rowcount == 1
+
+    async def delete(self, key: Key) -> None:
+        await self._conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
+
+    async def query(
+        self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
+        newest_first: bool = True,
+    ) -> Page:
+        check_limit(limit)
+        where = ["pk = ?", LIVE]
+        params: list = [pk, now_epoch()]
+        if prefix:
+            where.append("sk >= ? AND sk < ?")
+            params += [prefix, _successor(prefix)]
+        if cursor is not None:
+            where.append("sk < ?" if newest_first else "sk > ?")
+            params.append(decode_cursor(cursor, prefix))
+        order = "DESC" if newest_first else "ASC"
+        async with self._conn.execute(
+            f"SELECT body FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
+            (*params, limit + 1),
+        ) as cur:
+            rows = await cur.fetchall()
+        items = [orjson.loads(body) for (body,) in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, encode_cursor(items[-1]["SK"]) if more else None)
+
+    async def ping(self) -> None:
+        try:
+            await self._conn.execute("SELECT 1")
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"SQLite store unavailable: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+def _successor(prefix: str) -> str:
+    """The smallest string greater than every string that starts with prefix."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)

@@ -1,0 +1,136 @@
+"""The store contract: every test here runs unchanged on SQLite and on DynamoDB Local."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from store.base import BadCursor, now_epoch
+from store.keys import Key
+
+
+def item(pk: str, sk: str, **extra) -> dict:
+    return {"PK": pk, "SK": sk, "entity": "Test", **extra}
+
+
+async def test_get_returns_what_was_put_and_none_for_missing(store):
+    written = item("USER#u1", "PROFILE", email="a@b.c", count=3, tags=["x"],
+                   nested={"amount": 3000, "ok": True, "none": None})
+    assert await store.put(written) is True
+    assert await store.get(Key("USER#u1", "PROFILE")) == written
+    assert await store.get(Key("USER#u1", "OTHER")) is None
+    assert await store.get(Key("USER#nobody", "PROFILE")) is None
+
+
+async def test_put_replaces_unless_if_absent(store):
+    await store.put(item("P", "S", v=1))
+    await store.put(item("P", "S", v=2))
+    assert (await store.get(Key("P", "S")))["v"] == 2
+    assert await store.put(item("P", "S", v=3), if_absent=True) is False
+    assert (await store.get(Key("P", "S")))["v"] == 2
+
+
+async def test_floats_are_refused_before_anything_is_written(store):
+    with pytest.raises(TypeError):
+        await store.put(item("P", "FLOAT", amount=30.0))
+    with pytest.raises(TypeError):
+        await store.put(item("P", "FLOAT", lines=[{"price": 0.1}]))
+    assert await store.get(Key("P", "FLOAT")) is None
+
+
+async def test_items_without_string_keys_are_refused(store):
+    with pytest.raises(ValueError):
+        await store.put({"PK": "", "SK": "x"})
+    with pytest.raises(ValueError):
+        await store.put({"PK": "p"})
+
+
+async def test_exactly_one_of_many_concurrent_conditional_writers_wins(store):
+    writers = [store.put(item("QUOTE#race", "CACHE", writer=n), if_absent=True) for n in range(25)]
+    results = await asyncio.gather(*writers)
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert (await store.get(Key("QUOTE#race", "CACHE")))["writer"] == winner
+
+
+async def test_expired_items_are_absent_on_read_and_count_as_absent_for_if_absent(store):
+    past, future = now_epoch() - 5, now_epoch() + 3600
+    await store.put(item("Q", "OLD", expiresAt=past))
+    await store.put(item("Q", "NEW", expiresAt=future))
+    assert await store.get(Key("Q", "OLD")) is None
+    assert (await store.get(Key("Q", "NEW")))["expiresAt"] == future
+    assert set(await store.batch_get([Key("Q", "OLD"), Key("Q", "NEW")])) == {Key("Q", "NEW")}
+    page = await store.query("Q")
+    assert [i["SK"] for i in page.items] == ["NEW"]
+    assert await store.put(item("Q", "OLD", expiresAt=future), if_absent=True) is True
+    assert await store.put(item("Q", "NEW", expiresAt=future), if_absent=True) is False
+
+
+async def test_batch_get_splits_over_100_keys_and_dedupes(store):
+    await asyncio.gather(*(store.put(item("B", f"K{n:04d}", n=n)) for n in range(0, 250, 2)))
+    keys = [Key("B", f"K{n:04d}") for n in range(250)] + [Key("B", "K0000")] * 3
+    found = await store.batch_get(keys)
+    assert set(found) == {Key("B", f"K{n:04d}") for n in range(0, 250, 2)}
+    assert found[Key("B", "K0248")]["n"] == 248
+    assert await store.batch_get([]) == {}
+
+
+async def test_batch_get_retries_partial_results(store):
+    # 60 items of ~300 KB: DynamoDB answers at most 16 MB per BatchGetItem and
+    # hands back the rest as UnprocessedKeys, which the engine must fetch.
+    blob = "x" * 300_000
+    for n in range(60):
+        await store.put(item("BIG", f"K{n:02d}", blob=blob))
+    found = await store.batch_get([Key("BIG", f"K{n:02d}") for n in range(60)])
+    assert len(found) == 60
+    assert all(len(i["blob"]) == 300_000 for i in found.values())
+
+
+async def test_query_by_prefix_newest_first_with_cursors(store):
+    for ts in range(1, 8):
+        await store.put(item("USER#u1", f"ORDER#{1700000000 + ts}#o{ts}", n=ts))
+    await store.put(item("USER#u1", "PROFILE"))
+    await store.put(item("USER#u2", "ORDER#1800000000#x"))
+
+    seen, cursor = [], None
+    while True:
+        page = await store.query("USER#u1", prefix="ORDER#", limit=3, cursor=cursor)
+        seen.append([i["n"] for i in page.items])
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert seen == [[7, 6, 5], [4, 3, 2], [1]]
+
+    oldest = await store.query("USER#u1", prefix="ORDER#", limit=10, newest_first=False)
+    assert [i["n"] for i in oldest.items] == [1, 2, 3, 4, 5, 6, 7]
+    assert oldest.cursor is None
+
+
+async def test_query_gives_no_cursor_when_the_page_ends_exactly(store):
+    for n in range(4):
+        await store.put(item("E", f"ORDER#{n}"))
+    page = await store.query("E", prefix="ORDER#", limit=4)
+    assert len(page.items) == 4 and page.cursor is None
+    assert (await store.query("EMPTY", prefix="ORDER#")).items == []
+
+
+@pytest.mark.parametrize("cursor", ["", "garbage!", "eyJrIjoiUFJPRklMRSJ9", "e30", "bnVsbA"])
+async def test_query_rejects_cursors_it_did_not_make(store, cursor):
+    await store.put(item("C", "ORDER#1"))
+    with pytest.raises(BadCursor):
+        await store.query("C", prefix="ORDER#", cursor=cursor)
+
+
+async def test_query_limit_is_bounded(store):
+    for bad in (0, -1, 1001):
+        with pytest.raises(ValueError):
+            await store.query("C", limit=bad)
+
+
+async def test_delete_and_ping(store):
+    await store.put(item("D", "X"))
+    await store.delete(Key("D", "X"))
+    await store.delete(Key("D", "never-there"))
+    assert await store.get(Key("D", "X")) is None
+    await store.ping()

@@ -1,0 +1,1 @@
+"""The Stripe webhook route and its handlers (built by a later issue)."""
