@@ -19,12 +19,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from context import Context, Services
 from schema import schema
+from schema.errors import coded
 from settings import Settings, load_settings
 from store import StoreError, open_store
 
@@ -36,6 +40,7 @@ class GatewayGraphQL(GraphQL):
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
         context = Context(request=request, services=services, request_id=_request_id(request))
+        request.state.request_id = context.request_id
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
@@ -43,6 +48,18 @@ class GatewayGraphQL(GraphQL):
         except AuthError as exc:
             context.auth_error = str(exc)
         return context
+
+    def parse_json(self, data: str | bytes) -> object:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, (dict, list)):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            request_id = getattr(request.state, "request_id", None)
+            result.errors = [coded(error, request_id) for error in result.errors]
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

@@ -16,7 +16,7 @@ import resolvers.catalog as catalog_resolvers
 import resolvers.quotes as quote_resolvers
 from schema.catalog import Product
 from schema.errors import BAD_USER_INPUT, gateway_error
-from schema.extensions import ErrorCodes, RefuseBadCredentials
+from schema.extensions import RefuseBadCredentials
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import user_errors
 
@@ -57,7 +57,7 @@ class Mutation:
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
-        """ErrorCodes logs what needs logging; client mistakes are not server errors."""
+        """schema.errors.coded logs what needs logging; client mistakes are not server errors."""
 
 
 schema = GatewaySchema(
@@ -65,11 +65,10 @@ schema = GatewaySchema(
     mutation=Mutation,
     extensions=[
         RefuseBadCredentials,
-        ErrorCodes,
-        QueryDepthLimiter(max_depth=10),
-        MaxAliasesLimiter(max_alias_count=15),
-        MaxTokensLimiter(max_token_count=2000),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=15),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
     ],
 )

@@ -1,6 +1,14 @@
-"""Top-level GraphQL errors and their `extensions.code` (the contract's list)."""
+"""Top-level GraphQL errors and their `extensions.code` (the contract's list).
+
+Every error a client sees has a code. Errors with a code keep it. Errors GraphQL
+itself raises (syntax, validation, variable coercion, operation limits) are
+BAD_USER_INPUT. Anything else is a bug or an outage: masked as "Unexpected error."
+with INTERNAL_SERVER_ERROR and the request id, and logged in full.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from graphql import GraphQLError
 
@@ -12,6 +20,21 @@ RATE_LIMITED = "RATE_LIMITED"
 PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
+log = logging.getLogger("gateway.graphql")
+
 
 def gateway_error(code: str, message: str, **extensions: object) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
+
+
+def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    if (error.extensions or {}).get("code") is not None:
+        return error
+    if error.original_error is None or isinstance(error.original_error, GraphQLError):
+        return GraphQLError(error.message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, path=error.path,
+                            extensions={**(error.extensions or {}), "code": BAD_USER_INPUT})
+    log.error("unexpected error (request %s) at %s", request_id, error.path,
+              exc_info=error.original_error)
+    return GraphQLError("Unexpected error.", nodes=error.nodes, path=error.path,
+                        extensions={"code": INTERNAL_SERVER_ERROR, "requestId": request_id})

@@ -58,3 +58,69 @@ async def store(request, tmp_path) -> AsyncIterator[Store]:
         yield engine
     finally:
         await engine.close()
+
+
+# ---- the gateway under a real uvicorn server ------------------------------
+
+JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnop"
+QUOTE_SECRET = "test-quote-secret-0123456789abcdefghijklmn"
+
+
+def gateway_env(tmp_path, **overrides: str) -> dict[str, str]:
+    return {
+        "GATEWAY_DB": str(tmp_path / "gateway.db"),
+        "JWT_SECRET": JWT_SECRET,
+        "QUOTE_SIGNING_SECRET": QUOTE_SECRET,
+        **overrides,
+    }
+
+
+class Gateway:
+    def __init__(self, url: str, settings) -> None:
+        import httpx
+
+        self.url = url
+        self.settings = settings
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def post(self, body, token: str | None = None, **headers: str):
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        return self.http.post("/graphql", json=body, headers=headers)
+
+    def gql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        response = self.post({"query": query, "variables": variables or {}}, token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def token(self, sub: str = "user-1", **claims) -> str:
+        from auth import mint_token
+
+        return mint_token(JWT_SECRET, sub, **claims)
+
+    def stored_quotes(self) -> int:
+        import sqlite3
+
+        with sqlite3.connect(self.settings.gateway_db) as db:
+            return db.execute("SELECT count(*) FROM items WHERE pk LIKE 'QUOTE#%'").fetchone()[0]
+
+
+def start_gateway(env: dict[str, str]):
+    from server import create_app
+    from services import ServerThread
+    from settings import load_settings
+
+    settings = load_settings(env)
+    server = ServerThread(create_app(settings)).start()
+    return server, Gateway(server.url, settings)
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory) -> Iterator[Gateway]:
+    """The gateway on the embedded SQLite store, as a newcomer runs it."""
+    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("gateway")))
+    try:
+        yield client
+    finally:
+        client.http.close()
+        server.stop()
