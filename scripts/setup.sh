@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared by scripts/serve and scripts/test: a .venv with the gateway installed.
-# Usage: source scripts/setup.sh [extras]   (extras: "test" adds the test tools)
+# Usage: scripts/setup.sh [test]   ("test" adds the test tools)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
