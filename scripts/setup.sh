@@ -20,7 +20,12 @@ extras=${1:-}
 spec="."; [ -n "$extras" ] && spec=".[$extras]"
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+  echo "setup: installing into .venv (log: .venv/pip.log)" >&2
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"; } >.venv/pip.log 2>&1; then
+    tail -40 .venv/pip.log >&2
+    echo "setup: pip failed; the full log is .venv/pip.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
