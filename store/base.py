@@ -42,9 +42,11 @@ class Store(Protocol):
     async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
         """Found, unexpired items by key; any number of keys, duplicates allowed."""
 
-    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
-        """Write the item. With if_absent, only when no live item holds its key:
-        returns False (and writes nothing) when one does."""
+    async def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        """Write the item. With if_absent, only when no live item holds its key; with
+        if_version, only over a live item whose `version` is that number (the caller sets
+        the new item's version). Returns False, having written nothing, when the condition
+        fails."""
 
     async def delete(self, key: Key) -> None: ...
 
@@ -68,6 +70,14 @@ def now_epoch() -> int:
 def is_expired(item: Item, now: int) -> bool:
     expires = item.get(EXPIRES_AT)
     return isinstance(expires, int) and not isinstance(expires, bool) and expires <= now
+
+
+def check_put(item: Item, if_absent: bool, if_version: int | None) -> None:
+    if if_absent and if_version is not None:
+        raise ValueError("if_absent and if_version exclude each other")
+    if if_version is not None and (isinstance(if_version, bool) or not isinstance(if_version, int)):
+        raise TypeError("if_version must be an int")
+    check_item(item)
 
 
 def check_item(item: Item) -> None:

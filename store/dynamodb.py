@@ -18,10 +18,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_item, check_limit, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_limit, check_put, decode_cursor,
     encode_cursor, is_expired, now_epoch, unique_keys,
 )
-from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, Key, key_of
+from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -117,10 +117,15 @@ class DynamoDBStore:
             await asyncio.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
         raise StoreError("DynamoDB left keys unprocessed after retries")
 
-    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
-        check_item(item)
+    async def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        check_put(item, if_absent, if_version)
         params: dict[str, Any] = {"Item": to_wire(item)}
-        if if_absent:
+        if if_version is not None:
+            params["ConditionExpression"] = "#ver = :ver AND (attribute_not_exists(#exp) OR #exp > :now)"
+            params["ExpressionAttributeNames"] = {"#ver": VERSION, "#exp": EXPIRES_AT}
+            params["ExpressionAttributeValues"] = {":ver": {"N": str(if_version)},
+                                                   ":now": {"N": str(now_epoch())}}
+        elif if_absent:
             # An expired item that TTL has not yet removed counts as absent.
             params["ConditionExpression"] = "attribute_not_exists(#pk) OR #exp <= :now"
             params["ExpressionAttributeNames"] = {"#pk": PK, "#exp": EXPIRES_AT}

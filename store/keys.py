@@ -10,6 +10,7 @@ Kept from the system we replace (so the gateway drops into its existing table):
     session pointer     SESSION#{sessionId}     METADATA
     rate-limit window   RATE#{ip}               WINDOW#{windowId}
     sync checkpoint     SYSTEM                  STRIPE_SYNC
+    Stripe catalog map  SYSTEM                  STRIPE_CATALOG      (ours: SKU -> product, price)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -25,6 +26,7 @@ PK = "PK"
 SK = "SK"
 ENTITY = "entity"
 EXPIRES_AT = "expiresAt"
+VERSION = "version"  # optimistic locking: put(item, if_version=n) writes only over version n
 CUSTOMER_INDEX = "stripeCustomerId-index"
 CUSTOMER_ID = "stripeCustomerId"
 
@@ -69,6 +71,8 @@ def rate_window(client: str, window_id: int) -> Key:
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")
+STRIPE_CATALOG = Key("SYSTEM", "STRIPE_CATALOG")  # SKU -> Stripe product and price ids
+SESSION_PREFIX = "SESSION#"
 
 
 def key_of(item: dict) -> Key:

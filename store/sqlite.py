@@ -15,7 +15,7 @@ import aiosqlite
 import orjson
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_item, check_limit, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_limit, check_put, decode_cursor,
     encode_cursor, now_epoch, unique_keys,
 )
 from store.keys import EXPIRES_AT, Key, key_of
@@ -75,11 +75,18 @@ class SQLiteStore:
                     found[key_of(item)] = item
         return found
 
-    async def put(self, item: Item, *, if_absent: bool = False) -> bool:
-        check_item(item)
+    async def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
+        check_put(item, if_absent, if_version)
         expires = item.get(EXPIRES_AT)
         expires = expires if isinstance(expires, int) and not isinstance(expires, bool) else None
         row = (item["PK"], item["SK"], expires, orjson.dumps(item))
+        if if_version is not None:
+            async with self._conn.execute(
+                f"UPDATE items SET expires_at = ?, body = ? WHERE pk = ? AND sk = ? AND {LIVE} "
+                "AND json_extract(CAST(body AS TEXT), '$.version') = ?",
+                (expires, row[3], item["PK"], item["SK"], now_epoch(), if_version),
+            ) as cur:
+                return cur.rowcount == 1
         if not if_absent:
             await self._conn.execute(
                 "INSERT OR REPLACE INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?)", row

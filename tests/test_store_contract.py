@@ -134,3 +134,30 @@ async def test_delete_and_ping(store):
     await store.delete(Key("D", "never-there"))
     assert await store.get(Key("D", "X")) is None
     await store.ping()
+
+
+async def test_versioned_put_writes_only_over_the_expected_version(store):
+    await store.put(item("ORDER#1", "METADATA", version=1, status="PAID"))
+    assert await store.put(item("ORDER#1", "METADATA", version=2, status="REFUNDED"), if_version=1)
+    assert not await store.put(item("ORDER#1", "METADATA", version=2, status="PAID"), if_version=1)
+    assert (await store.get(Key("ORDER#1", "METADATA")))["status"] == "REFUNDED"
+    assert not await store.put(item("ORDER#missing", "METADATA", version=1), if_version=0)
+    assert await store.get(Key("ORDER#missing", "METADATA")) is None
+
+
+async def test_exactly_one_of_many_concurrent_versioned_writers_wins(store):
+    await store.put(item("ORDER#2", "METADATA", version=5))
+    results = await asyncio.gather(*(
+        store.put(item("ORDER#2", "METADATA", version=6, writer=n), if_version=5) for n in range(20)))
+    assert results.count(True) == 1
+    assert (await store.get(Key("ORDER#2", "METADATA")))["writer"] == results.index(True)
+
+
+async def test_versioned_put_does_not_write_over_an_expired_item(store):
+    await store.put(item("OLD", "V", version=1, expiresAt=now_epoch() - 1))
+    assert not await store.put(item("OLD", "V", version=2), if_version=1)
+
+
+async def test_conflicting_conditions_are_refused(store):
+    with pytest.raises(ValueError):
+        await store.put(item("X", "Y", version=1), if_absent=True, if_version=0)
