@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 
 from settings import ConfigError, load_settings
@@ -36,6 +38,27 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--table", help="table name (default: COMMERCE_TABLE)")
     table.set_defaults(run=_create_table)
 
+    catalog = commands.add_parser("catalog", help="catalog tasks")
+    catalog_commands = catalog.add_subparsers(required=True, metavar="TASK")
+    sync = catalog_commands.add_parser(
+        "sync", help="create or update Stripe products and prices from the catalog (idempotent)")
+    sync.set_defaults(run=_catalog_sync)
+
+    replay = commands.add_parser("replay-dead-letters",
+                                 help="reprocess webhook events kept as dead letters, and report")
+    replay.set_defaults(run=_replay)
+
+    emulator = commands.add_parser("emulator", help="run the offline Stripe emulator")
+    emulator.add_argument("--host", default=os.environ.get("STRIPE_EMULATOR_HOST", "127.0.0.1"))
+    emulator.add_argument("--port", type=_port, default=os.environ.get("STRIPE_EMULATOR_PORT", "12111"))
+    emulator.add_argument("--webhook-url", action="append", type=_url,
+                          default=_env_list("STRIPE_EMULATOR_WEBHOOK_URL"),
+                          help="where to deliver events (repeatable)")
+    emulator.add_argument("--webhook-secret", type=_webhook_secret,
+                          default=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+                          help="whsec_... to sign deliveries with (default: generated)")
+    emulator.set_defaults(run=_emulator)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
 
@@ -49,7 +72,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _port(value: str) -> int:
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def _url(value: str) -> str:
+    import re
+
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _webhook_secret(value: str) -> str:
+    if not value.startswith("whsec_") or len(value) < 10:
+        raise argparse.ArgumentTypeError("a webhook secret looks like whsec_...")
+    return value
+
+
+def _port(value: str | int) -> int:
+    value = str(value)
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
     return int(value)
@@ -81,6 +123,8 @@ def _serve(args: argparse.Namespace) -> int:
     from commerce.catalog import CatalogError, load_catalog
     from server import create_app
 
+    if not os.environ.get("PUBLIC_URL"):
+        os.environ["PUBLIC_URL"] = f"http://{_url_host(args.host)}:{args.port}"
     settings = load_settings()
     try:
         load_catalog(settings.catalog_path)  # fail before binding the port, with the entry named
@@ -93,6 +137,99 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"gateway: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False,
                 log_level="info")
+    return 0
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+@contextlib.asynccontextmanager
+async def _backends(settings):
+    """The store and the Stripe client, for commands that run outside the server."""
+    from commerce.payments import Payments
+    from settings import read_stripe_secret
+    from store import open_store
+
+    store = await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db)
+    try:
+        payments = Payments(await read_stripe_secret(settings), api_base=settings.stripe_api_base,
+                            timeout=settings.stripe_timeout_seconds,
+                            max_network_retries=settings.stripe_max_network_retries)
+        try:
+            yield store, payments
+        finally:
+            await payments.close()
+    finally:
+        await store.close()
+
+
+def _stripe_settings(task: str):
+    settings = load_settings()
+    if not (settings.stripe_secret or settings.stripe_secret_parameter):
+        print(f"gateway: {task} needs STRIPE_SECRET (or STRIPE_SECRET_PARAMETER); with payments "
+              "emulated inside `gateway serve` there is no Stripe to reach from here",
+              file=sys.stderr)
+        return None
+    return settings
+
+
+def _run_against_stripe(task: str, work) -> int:
+    from commerce.catalog import CatalogError
+    from commerce.payments import PaymentsUnavailable
+    from store import StoreError
+
+    settings = _stripe_settings(task)
+    if settings is None:
+        return 2
+
+    async def run():
+        async with _backends(settings) as (store, payments):
+            return await work(settings, store, payments)
+
+    try:
+        return asyncio.run(run())
+    except CatalogError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    except (PaymentsUnavailable, StoreError) as exc:
+        print(f"gateway: {task} failed: {exc}", file=sys.stderr)
+        return 1
+
+
+def _catalog_sync(args: argparse.Namespace) -> int:
+    async def work(settings, store, payments) -> int:
+        from commerce.catalog import load_catalog
+        from commerce.catalog_sync import save_catalog_map, sync_catalog
+
+        mapping, report = await sync_catalog(payments, load_catalog(settings.catalog_path))
+        await save_catalog_map(store, mapping)
+        print(f"catalog synced: {report.summary()} ({len(mapping)} SKUs)")
+        return 0
+
+    return _run_against_stripe("catalog sync", work)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    async def work(settings, store, payments) -> int:
+        from webhooks.replay import replay_dead_letters
+
+        results = await replay_dead_letters(store, payments)
+        for r in results:
+            print(f"{r.event_id} {r.event_type}: {r.outcome}")
+        failed = sum(r.outcome.startswith("failed") for r in results)
+        print(f"replayed {len(results)} dead letters: {len(results) - failed} done, {failed} still failing")
+        return 1 if failed else 0
+
+    return _run_against_stripe("replay-dead-letters", work)
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from stripe_emulator import serve
+
+    serve(args.host, args.port, args.webhook_url, args.webhook_secret)
     return 0
 
 

@@ -8,6 +8,10 @@ from starlette.requests import Request
 
 from auth import TokenVerifier, Viewer
 from commerce.catalog import Catalog
+from commerce.catalog_sync import CatalogMap
+from commerce.checkout import CheckoutConfig
+from commerce.payments import Payments
+from loaders import Loaders
 from settings import Settings
 from store import Store
 
@@ -20,10 +24,19 @@ class Services:
     store: Store
     catalog: Catalog
     verifier: TokenVerifier
+    payments: Payments
+    prices: CatalogMap
+    checkout: CheckoutConfig
+    webhook_secrets: list[str]
+    emulated: bool = False
 
     @property
     def quote_secret(self) -> str:
         return self.settings.secret("quote_signing_secret")
+
+    @property
+    def cursor_secret(self) -> str:
+        return self.settings.secret("quote_signing_secret")  # domain-separated where used
 
 
 @dataclass(slots=True)
@@ -33,6 +46,7 @@ class Context:
     request: Request
     services: Services
     request_id: str
+    loaders: Loaders
     viewer: Viewer | None = None
     auth_error: str | None = None
     extra: dict = field(default_factory=dict)

@@ -1,7 +1,8 @@
-"""The Starlette app: /graphql, /healthz, /readyz.
+"""The Starlette app: /graphql, /healthz, /readyz, and, when payments are emulated,
+the Stripe emulator under /_stripe with plain success and cancel pages.
 
-The lifespan opens the store, reads the catalog and builds the token verifier once
-per process; requests only borrow them.
+The lifespan opens the store, reads the catalog, and builds the token verifier and
+the Stripe client once per process; requests only borrow them.
 """
 
 from __future__ import annotations
@@ -12,35 +13,48 @@ import re
 import uuid
 from typing import Any, AsyncIterator
 
+import httpx
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from cross_web import HTTPException
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+import dev_pages
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
+from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
+from commerce.checkout import CheckoutConfig
+from commerce.payments import Payments
 from context import Context, Services
-from schema import schema
+from loaders import Loaders
+from schema import build_schema
 from schema.errors import coded
-from settings import Settings, load_settings
+from settings import Settings, load_settings, read_stripe_secret, read_webhook_secrets
 from store import StoreError, open_store
+from store.metered import MeteredStore, start_counting
+from webhooks.route import stripe_webhook
 
 log = logging.getLogger("gateway")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+EMULATOR_PATH = "/_stripe"
+WEBHOOK_PATH = "/stripe/webhook"
+EMULATOR_KEY = "sk_test_emulated_payments"
 
 
 class GatewayGraphQL(GraphQL):
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
-        context = Context(request=request, services=services, request_id=_request_id(request))
+        context = Context(request=request, services=services, request_id=_request_id(request),
+                          loaders=Loaders(services.store, services.payments))
         request.state.request_id = context.request_id
+        request.state.store_calls = start_counting()
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
@@ -70,12 +84,61 @@ def _request_id(request: Request) -> str:
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-async def open_services(settings: Settings, stack: contextlib.AsyncExitStack) -> Services:
+def emulated_payments(settings: Settings) -> bool:
+    return not settings.production and not (settings.stripe_secret or settings.stripe_secret_parameter)
+
+
+def checkout_config(settings: Settings) -> CheckoutConfig:
+    base = settings.public_url.rstrip("/")
+    return CheckoutConfig(
+        success_url=settings.checkout_success_url
+        or f"{base}{dev_pages.SUCCESS_PATH}?session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=settings.checkout_cancel_url or f"{base}{dev_pages.CANCEL_PATH}",
+        session_ttl_minutes=settings.session_ttl_minutes,
+        shipping_countries=tuple(settings.shipping_countries),
+        shipping_rates=tuple(settings.shipping_rates),
+        automatic_tax=settings.stripe_automatic_tax,
+    )
+
+
+async def open_services(
+    settings: Settings, stack: contextlib.AsyncExitStack, emulator: Any | None
+) -> Services:
     catalog = load_catalog(settings.catalog_path)
-    store = await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db)
+    store = MeteredStore(await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db))
     stack.push_async_callback(store.close)
-    return Services(settings=settings, store=store, catalog=catalog,
-                    verifier=TokenVerifier(settings))
+    retry = {"timeout": settings.stripe_timeout_seconds,
+             "max_network_retries": settings.stripe_max_network_retries}
+    if emulator is not None:
+        payments = Payments(EMULATOR_KEY, api_base="http://stripe-emulator",
+                            transport=httpx.ASGITransport(app=emulator.app), **retry)
+        stack.push_async_callback(emulator.aclose)
+    else:
+        secret = await read_stripe_secret(settings)
+        payments = Payments(secret, api_base=settings.stripe_api_base, **retry)
+    stack.push_async_callback(payments.close)
+    if emulator is not None:
+        prices, report = await sync_catalog(payments, catalog)
+        try:
+            await save_catalog_map(store, prices)
+        except StoreError as exc:  # keep serving: /readyz says what is wrong
+            log.error("could not save the Stripe catalog map: %s", exc)
+        log.warning("PAYMENTS ARE EMULATED: no STRIPE_SECRET, so Stripe is the built-in emulator "
+                    "at %s%s (catalog synced: %s)", settings.public_url, EMULATOR_PATH, report.summary())
+    else:
+        try:
+            prices = await load_catalog_map(store)
+        except StoreError as exc:
+            log.error("could not read the Stripe catalog map (checkout uses price data): %s", exc)
+            prices = {}
+    webhook_secrets = await read_webhook_secrets(settings)
+    if emulator is not None:
+        webhook_secrets.append(emulator.webhook_secret)
+    elif not webhook_secrets:
+        log.warning("no STRIPE_WEBHOOK_SECRET: every webhook delivery will be refused")
+    return Services(settings=settings, store=store, catalog=catalog, verifier=TokenVerifier(settings),
+                    payments=payments, prices=prices, checkout=checkout_config(settings),
+                    webhook_secrets=webhook_secrets, emulated=emulator is not None)
 
 
 async def healthz(request: Request) -> Response:
@@ -93,14 +156,23 @@ async def readyz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    routes: list[Any] = [
+        Route("/graphql", GatewayGraphQL(build_schema(
+            max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
+            max_tokens=settings.graphql_max_tokens), graphql_ide="graphiql"), methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
+    ]
+    if not settings.checkout_success_url or not settings.checkout_cancel_url:
+        routes += dev_pages.routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            app.state.services = await open_services(settings, stack)
+            app.state.services = await open_services(settings, stack, app.state.emulator)
             yield
 
-    graphql = GatewayGraphQL(schema, graphql_ide="graphiql")
     middleware: list[Middleware] = []
     if settings.cors_allow_origin:
         middleware.append(Middleware(
@@ -108,9 +180,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id"], max_age=600,
         ))
-    routes: list[Any] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-    ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
+    return app
+
+
+def _mount_emulator(app: Starlette, settings: Settings) -> Any:
+    """Stripe in-process: the SDK reaches the emulator, and it delivers webhooks back to
+    this app, through ASGI; browsers reach its pay pages under /_stripe."""
+    from stripe_emulator import Emulator
+
+    base = settings.public_url.rstrip("/")
+    emulator = Emulator(webhook_urls=[base + WEBHOOK_PATH], webhook_secret=None,
+                        public_url=base + EMULATOR_PATH,
+                        webhook_transport=httpx.ASGITransport(app=app))
+    app.router.routes.append(Mount(EMULATOR_PATH, app=emulator.app))
+    return emulator

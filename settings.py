@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
+from commerce.shipping import ShippingRate
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -43,27 +45,56 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
 
     quote_signing_secret: SecretStr | None = None
-    quote_ttl_minutes: int = Field(15, ge=1, le=1440)
+    quote_ttl_minutes: int = Field(15, ge=1, le=720)
 
     stripe_secret: SecretStr | None = None
     stripe_secret_parameter: str | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_webhook_secret_parameter: str | None = None
+    stripe_webhook_tolerance: int = Field(300, ge=10, le=3600)
     stripe_api_base: str | None = Field(None, pattern=r"^https?://\S+$")
     checkout_success_url: str | None = Field(None, pattern=r"^https?://\S+$")
     checkout_cancel_url: str | None = Field(None, pattern=r"^https?://\S+$")
     session_ttl_minutes: int = Field(1440, ge=30, le=1440)  # Stripe allows 30 min to 24 h
+    stripe_max_network_retries: int = Field(2, ge=0, le=10)
+    stripe_timeout_seconds: int = Field(10, ge=1, le=80)
+    shipping_countries: Annotated[list[str], NoDecode] = []
+    shipping_rates: Annotated[list[ShippingRate], NoDecode] = []
+    stripe_automatic_tax: bool = False
+    graphql_max_depth: int = Field(10, ge=2, le=50)
+    graphql_max_aliases: int = Field(15, ge=1, le=200)
+    graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+    public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_others):
         return (init_settings,)  # load_settings reads the environment (see _from_env)
 
-    @field_validator("cors_allow_origin", mode="before")
+    @field_validator("cors_allow_origin", "shipping_countries", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("shipping_countries")
+    @classmethod
+    def _check_countries(cls, countries: list[str]) -> list[str]:
+        for country in countries:
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 code like US")
+        return countries
+
+    @field_validator("shipping_rates", mode="before")
+    @classmethod
+    def _parse_rates(cls, entries: object) -> object:
+        if isinstance(entries, str):
+            entries = [part.strip() for part in entries.split(",") if part.strip()]
+        if isinstance(entries, list):
+            if len(entries) > 5:
+                raise ValueError("Stripe Checkout offers at most 5 shipping options")
+            return [ShippingRate.parse(e) if isinstance(e, str) else e for e in entries]
+        return entries
 
     @field_validator("cors_allow_origin")
     @classmethod
@@ -163,3 +194,36 @@ def _read_dev_secrets(path: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH}
+
+
+async def read_stripe_secret(settings: Settings) -> str:
+    """STRIPE_SECRET, or the SSM SecureString named by STRIPE_SECRET_PARAMETER (read once)."""
+    if settings.stripe_secret is not None:
+        return settings.stripe_secret.get_secret_value()
+    if not settings.stripe_secret_parameter:
+        raise ConfigError("STRIPE_SECRET (or STRIPE_SECRET_PARAMETER) is not set")
+    return await read_ssm_parameter(settings.stripe_secret_parameter, "STRIPE_SECRET_PARAMETER")
+
+
+async def read_ssm_parameter(name: str, variable: str) -> str:
+    import aioboto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        async with aioboto3.Session().client("ssm") as ssm:
+            response = await ssm.get_parameter(Name=name, WithDecryption=True)
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"{variable}: cannot read SSM parameter {name!r}: {exc}") from None
+    return response["Parameter"]["Value"]
+
+
+async def read_webhook_secrets(settings: Settings) -> list[str]:
+    """STRIPE_WEBHOOK_SECRET (or its SSM parameter), comma-separated during a rotation."""
+    if settings.stripe_webhook_secret is not None:
+        raw = settings.stripe_webhook_secret.get_secret_value()
+    elif settings.stripe_webhook_secret_parameter:
+        raw = await read_ssm_parameter(settings.stripe_webhook_secret_parameter,
+                                       "STRIPE_WEBHOOK_SECRET_PARAMETER")
+    else:
+        return []
+    return [part.strip() for part in raw.split(",") if part.strip()]

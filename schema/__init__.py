@@ -13,9 +13,15 @@ from commerce.errors import ErrorCode
 from commerce.pricing import CartLine
 from commerce.quotes import QuoteRejected
 import resolvers.catalog as catalog_resolvers
+import resolvers.checkout as checkout_resolvers
+import resolvers.orders as order_resolvers
+import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
 from schema.catalog import Product
-from schema.errors import BAD_USER_INPUT, gateway_error
+from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
+from schema.errors import BAD_USER_INPUT, UNAUTHENTICATED, gateway_error
+from schema.orders import Order
+from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.extensions import RefuseBadCredentials
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import user_errors
@@ -39,6 +45,29 @@ class Query:
             return None
         return Quote.of(found)
 
+    @strawberry.field(description=(
+        "A checkout session this gateway made, as Stripe has it now (for the success page); "
+        "null for unknown ids. Carries no personal data."
+    ))
+    async def checkout_session(self, info: Info, id: strawberry.ID) -> CheckoutSession | None:
+        if not checkout_resolvers.valid_session_id(id):
+            raise gateway_error(BAD_USER_INPUT, "This is not a checkout session id.")
+        view = await checkout_resolvers.checkout_session(info.context, id)
+        return CheckoutSession.of(view) if view else None
+
+    @strawberry.field(description="The signed-in user; null without a valid bearer token.")
+    async def viewer(self, info: Info) -> Profile | None:
+        profile = await profile_resolvers.viewer_profile(info.context)
+        return Profile.of(profile) if profile else None
+
+    @strawberry.field(description=(
+        "One of the viewer's own orders; another user's order is indistinguishable from a "
+        "missing one."
+    ))
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        found = await order_resolvers.order(info.context, id)
+        return Order.of(found) if found else None
+
 
 @strawberry.type
 class Mutation:
@@ -53,6 +82,32 @@ class Mutation:
             return CreateCartQuotePayload(quote=None, user_errors=user_errors(result))
         return CreateCartQuotePayload(quote=Quote.of(result), user_errors=[])
 
+    @strawberry.mutation(description=(
+        "Turn a quote into a Stripe Checkout Session that charges exactly the quote. The same "
+        "quote again returns the same open session. Signed-in users pay as their Stripe customer."
+    ))
+    async def create_checkout_session(
+        self, info: Info, input: CreateCheckoutSessionInput
+    ) -> CreateCheckoutSessionPayload:
+        result = await checkout_resolvers.create_checkout_session(
+            info.context, input.quote_signature, input.email)
+        if isinstance(result, list):
+            return CreateCheckoutSessionPayload(checkout_session=None, user_errors=user_errors(result))
+        return CreateCheckoutSessionPayload(checkout_session=CheckoutSession.of(result), user_errors=[])
+
+    @strawberry.mutation(description="Change the signed-in shopper's profile; all or nothing.")
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+        if info.context.viewer is None:
+            raise gateway_error(UNAUTHENTICATED, "Sign in to change your profile.")
+        address = input.shipping_address
+        if address is not strawberry.UNSET and address is not None:
+            address = address.as_item()
+        result = await profile_resolvers.update_profile(
+            info.context, input.display_name, address, unset=strawberry.UNSET)
+        if isinstance(result, list):
+            return UpdateProfilePayload(profile=None, user_errors=user_errors(result))
+        return UpdateProfilePayload(profile=Profile.of(result), user_errors=[])
+
 
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
@@ -60,15 +115,20 @@ class GatewaySchema(strawberry.Schema):
         """schema.errors.coded logs what needs logging; client mistakes are not server errors."""
 
 
-schema = GatewaySchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        RefuseBadCredentials,
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=15),
-        lambda: MaxTokensLimiter(max_token_count=2000),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ],
-)
+def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000) -> GatewaySchema:
+    """The schema with its operation limits (checked before execution)."""
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            RefuseBadCredentials,
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )
+
+
+schema = build_schema()

@@ -12,6 +12,8 @@ import logging
 
 from graphql import GraphQLError
 
+from commerce.payments import PaymentsUnavailable
+
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
@@ -27,9 +29,22 @@ def gateway_error(code: str, message: str, **extensions: object) -> GraphQLError
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
+# Exceptions that are outages, not bugs: the client is told what happened and may retry.
+EXPECTED = {
+    PaymentsUnavailable: (PAYMENT_PROVIDER_UNAVAILABLE,
+                          "The payment provider is not answering; try again in a moment."),
+}
+
+
 def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if (error.extensions or {}).get("code") is not None:
         return error
+    expected = EXPECTED.get(type(error.original_error))
+    if expected is not None:
+        code, message = expected
+        log.warning("%s (request %s) at %s: %s", code, request_id, error.path, error.original_error)
+        return GraphQLError(message, nodes=error.nodes, path=error.path,
+                            extensions={"code": code, "requestId": request_id})
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
         return GraphQLError(error.message, nodes=error.nodes, source=error.source,
                             positions=error.positions, path=error.path,

@@ -11,11 +11,11 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 
-from store.keys import EXPIRES_AT, Key
+from store.keys import EXPIRES_AT, VERSION, Key
 
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
@@ -61,6 +61,27 @@ class Store(Protocol):
         """Raise StoreError unless the store answers."""
 
     async def close(self) -> None: ...
+
+
+MAX_VERSION_RETRIES = 10
+
+
+async def update_versioned(store: Store, item: Item, change: Callable[[Item], Item | None]) -> Item:
+    """Optimistic read-modify-write: `change` returns the new item (or None: nothing to
+    do); it is written over the version it was made from, re-read and redone on conflict.
+    Also stamps `updatedAt` (epoch seconds)."""
+    for _ in range(MAX_VERSION_RETRIES):
+        changed = change(item)
+        if changed is None:
+            return item
+        updated = {**changed, "updatedAt": now_epoch(), VERSION: item[VERSION] + 1}
+        if await store.put(updated, if_version=item[VERSION]):
+            return updated
+        fresh = await store.get(Key(item["PK"], item["SK"]))
+        if fresh is None:
+            raise LookupError(f"{item['PK']} / {item['SK']} vanished during an update")
+        item = fresh
+    raise StoreError(f"{item['PK']} / {item['SK']} kept changing under {MAX_VERSION_RETRIES} updates")
 
 
 def now_epoch() -> int:

@@ -11,6 +11,11 @@ Kept from the system we replace (so the gateway drops into its existing table):
     rate-limit window   RATE#{ip}               WINDOW#{windowId}
     sync checkpoint     SYSTEM                  STRIPE_SYNC
     Stripe catalog map  SYSTEM                  STRIPE_CATALOG      (ours: SKU -> product, price)
+    order by id         ORDER#{orderId}         METADATA            (ours: the order; the USER# copy lists it)
+    payment pointer     PAYMENT#{paymentIntent} METADATA            (ours: the order's id)
+    webhook receipt     EVENT#{eventId}         RECEIPT             (ours: processing lease / done)
+    webhook failures    EVENT#{eventId}         FAILURES            (ours: attempts, last error)
+    dead letter         DEADLETTER              EVENT#{eventId}     (ours: event kept for replay)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -68,6 +73,31 @@ def session_pointer(session_id: str) -> Key:
 
 def rate_window(client: str, window_id: int) -> Key:
     return Key(f"RATE#{client}", f"WINDOW#{window_id}")
+
+
+def order_pointer(order_id: str) -> Key:
+    """ORDER#{id} / METADATA: the order itself, found in O(1) by its id."""
+    return Key(f"ORDER#{order_id}", "METADATA")
+
+
+def payment_pointer(payment_intent_id: str) -> Key:
+    """PAYMENT#{pi} / METADATA: the order a payment intent paid for."""
+    return Key(f"PAYMENT#{payment_intent_id}", "METADATA")
+
+
+def event_receipt(event_id: str) -> Key:
+    return Key(f"EVENT#{event_id}", "RECEIPT")
+
+
+def event_failures(event_id: str) -> Key:
+    return Key(f"EVENT#{event_id}", "FAILURES")
+
+
+DEAD_LETTERS = "DEADLETTER"
+
+
+def dead_letter(event_id: str) -> Key:
+    return Key(DEAD_LETTERS, f"EVENT#{event_id}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")

@@ -7,9 +7,10 @@ statement, so a conditional put is atomic.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import aiosqlite
 import orjson
@@ -30,6 +31,18 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID
 """
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _store_errors(method: F) -> F:
+    """SQLite failing (locked past busy_timeout, disk full, closed) is a StoreError."""
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
+    return wrapper  # type: ignore[return-value]
 
 
 class SQLiteStore:
@@ -50,6 +63,7 @@ class SQLiteStore:
             raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
         return cls(conn)
 
+    @_store_errors
     async def get(self, key: Key) -> Item | None:
         async with self._conn.execute(
             f"SELECT body FROM items WHERE pk = ? AND sk = ? AND {LIVE}",
@@ -58,6 +72,7 @@ class SQLiteStore:
             row = await cur.fetchone()
         return orjson.loads(row[0]) if row else None
 
+    @_store_errors
     async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
         found: dict[Key, Item] = {}
         wanted = unique_keys(keys)
@@ -75,6 +90,7 @@ class SQLiteStore:
                     found[key_of(item)] = item
         return found
 
+    @_store_errors
     async def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
         check_put(item, if_absent, if_version)
         expires = item.get(EXPIRES_AT)
@@ -101,9 +117,11 @@ class SQLiteStore:
         ) as cur:
             return cur.rowcount == 1
 
+    @_store_errors
     async def delete(self, key: Key) -> None:
         await self._conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
 
+    @_store_errors
     async def query(
         self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
         newest_first: bool = True,

@@ -76,11 +76,12 @@ def gateway_env(tmp_path, **overrides: str) -> dict[str, str]:
 
 
 class Gateway:
-    def __init__(self, url: str, settings) -> None:
+    def __init__(self, url: str, settings, app=None) -> None:
         import httpx
 
         self.url = url
         self.settings = settings
+        self.app = app
         self.http = httpx.Client(base_url=url, timeout=10)
 
     def post(self, body, token: str | None = None, **headers: str):
@@ -99,20 +100,39 @@ class Gateway:
         return mint_token(JWT_SECRET, sub, **claims)
 
     def stored_quotes(self) -> int:
+        return self.count_items("QUOTE#%", "CACHE")
+
+    def count_items(self, pk_like: str, sk_like: str = "%") -> int:
         import sqlite3
 
         with sqlite3.connect(self.settings.gateway_db) as db:
-            return db.execute("SELECT count(*) FROM items WHERE pk LIKE 'QUOTE#%'").fetchone()[0]
+            return db.execute("SELECT count(*) FROM items WHERE pk LIKE ? AND sk LIKE ?",
+                              (pk_like, sk_like)).fetchone()[0]
+
+    def calls(self) -> tuple[int, int]:
+        """(store calls, Stripe calls) made by this gateway so far."""
+        services = self.app.state.services
+        return sum(services.store.calls.values()), services.payments.calls
+
+    def stripe(self, base: str | None = None):
+        """The real Stripe SDK (sync), pointed at this gateway's emulator."""
+        import stripe
+
+        return stripe.StripeClient("sk_test_inspector", base_addresses={"api": base or f"{self.url}/_stripe"})
 
 
 def start_gateway(env: dict[str, str]):
+    """The gateway app under uvicorn. Without STRIPE_SECRET in env, payments go to the
+    emulator it mounts at /_stripe (the development default)."""
     from server import create_app
-    from services import ServerThread
+    from services import ServerThread, free_port
     from settings import load_settings
 
-    settings = load_settings(env)
-    server = ServerThread(create_app(settings)).start()
-    return server, Gateway(server.url, settings)
+    port = free_port()
+    settings = load_settings({"PUBLIC_URL": f"http://127.0.0.1:{port}", **env})
+    app = create_app(settings)
+    server = ServerThread(app, port=port).start()
+    return server, Gateway(server.url, settings, app)
 
 
 @pytest.fixture(scope="session")
@@ -123,4 +143,17 @@ def gateway(tmp_path_factory) -> Iterator[Gateway]:
         yield client
     finally:
         client.http.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator_url() -> Iterator[str]:
+    """A standalone Stripe emulator under uvicorn, as `gateway emulator` runs it."""
+    from services import ServerThread
+    from stripe_emulator import Emulator
+
+    server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
+    try:
+        yield server.url
+    finally:
         server.stop()

@@ -76,8 +76,8 @@ class DynamoDBLocal:
 class ServerThread:
     """A real uvicorn server on a free port, in a thread (as httpx's own tests do)."""
 
-    def __init__(self, app) -> None:
-        self.port = free_port()
+    def __init__(self, app, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on", access_log=False)

@@ -1,0 +1,226 @@
+"""Stripe checkout sessions become orders here, and only here.
+
+`order_from_session` is Stripe's fulfil-checkout function: the webhook, the success
+page, the dashboard's fallback and the reconciliation job all call it. It fetches the
+session and its line items from Stripe (never trusting a payload), builds the order,
+and writes it with conditional puts, so any number of concurrent callers leave one.
+
+The order lives at ORDER#{id} / METADATA (found in O(1) by id, versioned), with a
+copy in its owner's list at USER#{userId} / ORDER#{created}#{id} (the seed's layout,
+read by the dashboard) that only ever moves forward to newer versions.
+
+Status follows from facts that only ever grow, merged with versioned writes:
+
+    fact              grows by                                  from
+    paid              false -> true                             session payment_status, async_payment_succeeded
+    payment_failed    false -> true                             async_payment_failed
+    refunded          max(amount refunded so far)               charge.amount_refunded
+    dispute           none -> open -> won | lost                dispute status
+
+    status = PROCESSING      not paid, not failed
+             PAYMENT_FAILED  not paid, failed
+             DISPUTED        paid, dispute open
+             REFUNDED        paid, dispute lost or refunded >= total
+             PARTIALLY_REFUNDED  paid, 0 < refunded < total
+             PAID            paid otherwise
+
+Because merging is monotonic, events may arrive late, twice or out of order: a
+`completed` after a refund leaves the order refunded, and a refund that arrives
+first creates the order (from Stripe) and then applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from commerce.checkout import SOURCE
+from commerce.payments import Payments
+from store import Store, keys
+from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
+
+DISPUTE_RANK = {"none": 0, "open": 1, "won": 2, "lost": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    paid: bool = False
+    payment_failed: bool = False
+    refunded: int = 0
+    dispute: str = "none"
+
+    def merge(self, other: Facts) -> Facts:
+        dispute = self.dispute
+        if DISPUTE_RANK[other.dispute] > DISPUTE_RANK[dispute]:
+            dispute = other.dispute
+        return Facts(self.paid or other.paid, self.payment_failed or other.payment_failed,
+                     max(self.refunded, other.refunded), dispute)
+
+
+def status_of(facts: Facts, total: int) -> str:
+    if not facts.paid:
+        return "PAYMENT_FAILED" if facts.payment_failed else "PROCESSING"
+    if facts.dispute == "open":
+        return "DISPUTED"
+    if facts.dispute == "lost" or (total > 0 and facts.refunded >= total):
+        return "REFUNDED"
+    return "PARTIALLY_REFUNDED" if facts.refunded > 0 else "PAID"
+
+
+def facts_of(order: dict[str, Any]) -> Facts:
+    f = order.get("facts", {})
+    return Facts(f.get("paid", False), f.get("paymentFailed", False), f.get("refunded", 0),
+                 f.get("dispute", "none"))
+
+
+def _facts_item(facts: Facts) -> dict[str, Any]:
+    return {"paid": facts.paid, "paymentFailed": facts.payment_failed, "refunded": facts.refunded,
+            "dispute": facts.dispute}
+
+
+def metadata_value(stripe_object: Any, name: str) -> str | None:
+    metadata = getattr(stripe_object, "metadata", None)
+    return metadata[name] if metadata is not None and name in metadata else None
+
+
+def is_ours(stripe_object: Any) -> bool:
+    return metadata_value(stripe_object, "source") == SOURCE
+
+
+def order_number(order_id: str) -> str:
+    return "BC-" + order_id[-8:].upper()
+
+
+async def order_from_session(
+    store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None
+) -> dict[str, Any] | None:
+    """The order for a checkout session (made now if need be), with any extra facts
+    merged in; None when the session is unknown, not ours, or not completed."""
+    session = await payments.retrieve_session(session_id)
+    if session is None or not is_ours(session) or session.status != "complete":
+        return None
+    seen = Facts(paid=session.payment_status == "paid")
+    order = await _existing_or_new(store, payments, session, seen)
+    return await apply_facts(store, order, seen.merge(facts or Facts()))
+
+
+async def find_order(store: Store, order_id: str) -> dict[str, Any] | None:
+    return await store.get(keys.order_pointer(order_id))
+
+
+async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict[str, Any]:
+    """Merge facts into the stored order (a versioned write, redone on conflict)."""
+    def change(current: dict[str, Any]) -> dict[str, Any] | None:
+        merged = facts_of(current).merge(facts)
+        if merged == facts_of(current):
+            return None
+        return {**current, "facts": _facts_item(merged), "refunded": merged.refunded,
+                "status": status_of(merged, current["total"])}
+
+    updated = await update_versioned(store, order, change)
+    await project(store, updated)  # also repairs a listing copy a crash left behind
+    return updated
+
+
+async def apply_owner(store: Store, order: dict[str, Any], user_id: str) -> dict[str, Any]:
+    """Give a guest order to a signed-in user, and list it under them."""
+    updated = await update_versioned(store, order, lambda current: (
+        {**current, "userId": user_id, "guest": False} if current.get("guest") else None))
+    await project(store, updated)
+    return updated
+
+
+async def project(store: Store, order: dict[str, Any]) -> None:
+    """Copy the order to its owner's list (USER#{userId} / ORDER#{created}#{id}, the
+    layout the shop's table already has). Only ever moves a copy to a newer version."""
+    key = listing_key(order)
+    listing = {**order, keys.PK: key.pk, keys.SK: key.sk}
+    for _ in range(MAX_VERSION_RETRIES):
+        current = await store.get(key)
+        if current is None:
+            if await store.put(listing, if_absent=True):
+                return
+        elif current[keys.VERSION] >= order[keys.VERSION]:
+            return
+        elif await store.put(listing, if_version=current[keys.VERSION]):
+            return
+    raise RuntimeError(f"order {order['orderId']}: listing copy kept changing")
+
+
+def listing_key(order: dict[str, Any]) -> keys.Key:
+    return keys.order(order["userId"], order["createdAt"], order["orderId"])
+
+
+async def _existing_or_new(store: Store, payments: Payments, session: Any, facts: Facts) -> dict[str, Any]:
+    existing = await find_order(store, session.id)
+    if existing is not None:
+        return existing
+    order = await build_order(payments, session, facts)
+    # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
+    # any number of concurrent callers writes it and the rest read the winner's.
+    if not await store.put(order, if_absent=True):
+        stored = await find_order(store, session.id)
+        assert stored is not None
+        return stored
+    if order["stripePaymentIntentId"]:
+        payment = keys.payment_pointer(order["stripePaymentIntentId"])
+        await store.put({keys.PK: payment.pk, keys.SK: payment.sk, keys.ENTITY: "PaymentPointer",
+                         "orderId": session.id}, if_absent=True)
+    await project(store, order)
+    return order
+
+
+async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[str, Any]:
+    line_items = await payments.call(
+        payments.client.v1.checkout.sessions.line_items.list_async, session.id,
+        params={"limit": 100, "expand": ["data.price.product"]})
+    details = getattr(session, "customer_details", None)
+    email = getattr(details, "email", None) or getattr(session, "customer_email", None)
+    signed_in = metadata_value(session, "userId")
+    user_id = signed_in or (email or "").lower() or f"session:{session.id}"
+    totals = session.total_details
+    key = keys.order_pointer(session.id)
+    now = now_epoch()
+    customer = _id_of(getattr(session, "customer", None))
+    return {
+        keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
+        "orderId": session.id, "orderNumber": order_number(session.id),
+        "userId": user_id, "guest": signed_in is None,
+        "status": status_of(facts, session.amount_total), "facts": _facts_item(facts),
+        "items": [_order_line(li) for li in line_items.data],
+        "currency": session.currency.upper(),
+        "subtotal": session.amount_subtotal, "discount": totals.amount_discount if totals else 0,
+        "shipping": totals.amount_shipping if totals else 0, "tax": totals.amount_tax if totals else 0,
+        "total": session.amount_total, "refunded": facts.refunded,
+        "email": email, "shippingAddress": _shipping_address(session),
+        "stripeSessionId": session.id, "stripePaymentIntentId": _id_of(session.payment_intent),
+        "quoteSignature": metadata_value(session, "quoteSignature"),
+        "createdAt": session.created, "updatedAt": now, keys.VERSION: 1,
+        # a key of the stripeCustomerId-index: present as a string or not at all
+        **({keys.CUSTOMER_ID: customer} if customer else {}),
+    }
+
+
+def _order_line(item: Any) -> dict[str, Any]:
+    price = item.price
+    product = price.product if not isinstance(price.product, str) else None
+    sku = price.lookup_key or (metadata_value(product, "sku") if product is not None else None)
+    return {"sku": sku, "name": item.description, "quantity": item.quantity,
+            "unitPrice": price.unit_amount, "total": item.amount_subtotal}
+
+
+def _shipping_address(session: Any) -> dict[str, Any] | None:
+    collected = getattr(session, "collected_information", None)
+    shipping = getattr(collected, "shipping_details", None) if collected else None
+    if shipping is None:
+        return None
+    address = shipping.address
+    fields = {"line1": "line1", "line2": "line2", "city": "city", "state": "state",
+              "postal_code": "postalCode", "country": "country"}
+    return {"name": shipping.name, **{ours: getattr(address, theirs, None) for theirs, ours in fields.items()}}
+
+
+def _id_of(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.id

@@ -1,0 +1,66 @@
+"""The gateway's one door to Stripe: the official SDK, async calls only.
+
+Every call goes through `Payments.call`, which counts it and turns Stripe being
+unreachable, rate-limited, failing or misconfigured into PaymentsUnavailable (the
+GraphQL layer answers PAYMENT_PROVIDER_UNAVAILABLE). A request Stripe refuses as
+invalid is our bug and propagates as is. The SDK retries network errors and 429/5xx
+itself (`max_network_retries`), reusing one idempotency key across its retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
+
+import httpx
+import stripe
+
+log = logging.getLogger("gateway.stripe")
+T = TypeVar("T")
+
+UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError,
+               stripe.AuthenticationError, stripe.PermissionError)
+
+
+class PaymentsUnavailable(Exception):
+    """Stripe cannot be reached or refused to work right now; safe to try again."""
+
+
+class Payments:
+    def __init__(
+        self, api_key: str, *, api_base: str | None = None, timeout: float = 10,
+        max_network_retries: int = 2, transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = stripe.HTTPXClient(timeout=timeout)
+        if transport is not None:
+            # In-process Stripe (the emulator mounted on this server): no socket involved.
+            self._http._client_async = httpx.AsyncClient(transport=transport)  # noqa: SLF001
+        self.client = stripe.StripeClient(
+            api_key, base_addresses={"api": api_base} if api_base else None,
+            http_client=self._http, max_network_retries=max_network_retries,
+        )
+        self.calls = 0
+        self.errors = 0
+
+    async def call(self, operation: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        self.calls += 1
+        try:
+            return await operation(*args, **kwargs)
+        except UNAVAILABLE as exc:
+            self.errors += 1
+            log.warning("stripe unavailable: %s %s", type(exc).__name__, exc.user_message or "")
+            raise PaymentsUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}") from exc
+
+    async def retrieve_session(self, session_id: str, *, expand: list[str] | None = None):
+        """The checkout session, or None when Stripe has no such session."""
+        params = {"expand": expand} if expand else None
+        try:
+            return await self.call(self.client.v1.checkout.sessions.retrieve_async, session_id,
+                                   params=params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise
+
+    async def close(self) -> None:
+        await self._http.close_async()

@@ -1,0 +1,108 @@
+"""Shopper profiles (USER#{id} / PROFILE): made from the token on first sight, edited
+with checked input, and the place guest orders are claimed from once the shopper's
+email is verified."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from commerce.countries import ISO_COUNTRIES
+from commerce.errors import ErrorCode, Problem
+from commerce.orders import apply_owner, find_order
+from store import Store, keys
+from store.base import now_epoch, update_versioned
+
+ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "state": 100, "postalCode": 20}
+POSTAL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What the bearer token says about the shopper."""
+
+    user_id: str
+    email: str | None
+    email_verified: bool
+
+
+async def profile_for(store: Store, claims: Claims, *, existing: dict | None) -> dict[str, Any]:
+    """The stored profile, made from the token's claims when there is none yet."""
+    profile = existing
+    if profile is None:
+        profile = new_profile(claims)
+        if not await store.put(profile, if_absent=True):
+            profile = await store.get(keys.profile(claims.user_id)) or profile
+    if claims.email_verified and claims.email and _email_key(claims.email) not in profile.get("guestClaims", []):
+        profile = await claim_guest_orders(store, claims, profile)
+    return profile
+
+
+def new_profile(claims: Claims) -> dict[str, Any]:
+    key = keys.profile(claims.user_id)
+    now = now_epoch()
+    return {keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Profile", "userId": claims.user_id,
+            "email": claims.email, "displayName": None, "shippingAddress": None,
+            "guestClaims": [], "createdAt": now, "updatedAt": now, keys.VERSION: 1}
+
+
+async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any]) -> dict[str, Any]:
+    """Attach orders placed as a guest under the (verified) email to this user. Safe to
+    repeat and to interrupt: each order moves with a versioned write, then the profile
+    records that this email was claimed."""
+    email = _email_key(claims.email or "")
+    cursor = None
+    while True:
+        page = await store.query(keys.user_partition(email), prefix=keys.ORDER_PREFIX, limit=100,
+                                 cursor=cursor)
+        for listing in page.items:
+            order = await find_order(store, listing["orderId"])
+            if order is not None and order.get("guest") and order["userId"] == email:
+                await apply_owner(store, order, claims.user_id)
+                await store.delete(keys.key_of(listing))
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    return await update_versioned(store, profile, lambda p: {
+        **p, "guestClaims": [*p.get("guestClaims", []), email]})
+
+
+def _email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_changes(display_name: Any, address: dict[str, Any] | None, *, unset: object) -> list[Problem]:
+    problems: list[Problem] = []
+    if display_name is not unset and display_name is not None:
+        problems += _check_text(("input", "displayName"), display_name, 80)
+        if not display_name.strip():
+            problems.append(Problem(("input", "displayName"), ErrorCode.INVALID_INPUT,
+                                    "A display name cannot be blank."))
+    if address is not unset and address is not None:
+        for name, limit in ADDRESS_LIMITS.items():
+            value = address.get(name)
+            if value is not None:
+                problems += _check_text(("input", "shippingAddress", name), value, limit)
+        postal = address.get("postalCode")
+        if postal is not None and not POSTAL_CODE.match(postal):
+            problems.append(Problem(("input", "shippingAddress", "postalCode"), ErrorCode.INVALID_INPUT,
+                                    "A postal code is letters, digits, spaces and dashes."))
+        country = address.get("country")
+        if country is not None and country not in ISO_COUNTRIES:
+            problems.append(Problem(("input", "shippingAddress", "country"), ErrorCode.INVALID_INPUT,
+                                    "Use an ISO 3166-1 alpha-2 country code, like US or GB."))
+    return problems
+
+
+def _check_text(field: tuple[str, ...], value: str, limit: int) -> list[Problem]:
+    if len(value) > limit:
+        return [Problem(field, ErrorCode.INVALID_INPUT, f"At most {limit} characters.")]
+    if any(not ch.isprintable() for ch in value):
+        return [Problem(field, ErrorCode.INVALID_INPUT, "Control characters are not allowed.")]
+    return []
+
+
+async def update_profile(store: Store, profile: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply already-checked changes in one versioned write (all or nothing)."""
+    return await update_versioned(store, profile, lambda p: {**p, **changes})

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import re
+
+from commerce.checkout import SessionView, checkout_for_quote, session_view
+from commerce.errors import ErrorCode, Problem
+from commerce.quotes import QuoteRejected, load_quote
+from context import Context
+from store import keys
+from store.base import now_epoch
+
+EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}\.[A-Za-z]{2,24}$")
+SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,255}$")
+
+
+async def create_checkout_session(
+    context: Context, signature: str, email: str | None
+) -> SessionView | list[Problem]:
+    if email is not None and not EMAIL.match(email):
+        return [Problem(("input", "email"), ErrorCode.INVALID_INPUT, "This is not an email address.")]
+    services, viewer = context.services, context.viewer
+    try:
+        quote = await load_quote(services.store, services.quote_secret, signature)
+        return await checkout_for_quote(
+            services.store, services.payments, services.prices, services.checkout, quote,
+            user_id=viewer.user_id if viewer else None, user_email=viewer.email if viewer else None,
+            guest_email=email, now=now_epoch(),
+        )
+    except QuoteRejected as rejected:
+        return [Problem(("input", "quoteSignature"), rejected.code, rejected.message)]
+
+
+def valid_session_id(session_id: str) -> bool:
+    return bool(SESSION_ID.match(session_id))
+
+
+async def checkout_session(context: Context, session_id: str) -> SessionView | None:
+    """A session this gateway made, as Stripe has it now; None for anything else."""
+    services = context.services
+    if await services.store.get(keys.session_pointer(session_id)) is None:
+        return None
+    session = await services.payments.retrieve_session(session_id)
+    return session_view(session) if session is not None else None

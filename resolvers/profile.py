@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+from commerce.errors import Problem
+from commerce.profiles import Claims, check_changes, profile_for, update_profile as save_profile
+from context import Context
+
+
+async def viewer_profile(context: Context) -> dict[str, Any] | None:
+    """The signed-in shopper's profile (made on first sight); None when anonymous."""
+    viewer = context.viewer
+    if viewer is None:
+        return None
+    existing = await context.loaders.profile_by_user.load(viewer.user_id)
+    claims = Claims(viewer.user_id, viewer.email, viewer.email_verified)
+    return await profile_for(context.services.store, claims, existing=existing)
+
+
+async def update_profile(
+    context: Context, display_name: Any, address: dict[str, Any] | None, *, unset: object
+) -> dict[str, Any] | list[Problem]:
+    problems = check_changes(display_name, address, unset=unset)
+    if problems:
+        return problems
+    profile = await viewer_profile(context)
+    assert profile is not None  # the schema field requires a viewer
+    changes: dict[str, Any] = {}
+    if display_name is not unset:
+        changes["displayName"] = display_name.strip() if display_name else None
+    if address is not unset:
+        changes["shippingAddress"] = address
+    return await save_profile(context.services.store, profile, changes) if changes else profile

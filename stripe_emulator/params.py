@@ -1,0 +1,99 @@
+"""Typed reads of decoded form parameters, each failing as Stripe does (400 + param)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_emulator.errors import invalid
+
+MAX_INT = 99_999_999_999
+
+
+def check_known(params: dict[str, Any], allowed: set[str]) -> None:
+    for name in params:
+        if name not in allowed:
+            raise invalid(f"Received unknown parameter: {name[:80]}", param=name[:80])
+
+
+def text(params: dict, name: str, *, required: bool = False, max_length: int = 5000,
+         where: str | None = None) -> str | None:
+    value = params.get(name)
+    label = where or name
+    if value is None:
+        if required:
+            raise invalid(f"Missing required param: {label}.", param=label)
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"Invalid string: {label}", param=label)
+    if len(value) > max_length:
+        raise invalid(f"{label} is too long (at most {max_length} characters).", param=label)
+    return value
+
+
+def integer(params: dict, name: str, *, required: bool = False, minimum: int = 0,
+            maximum: int = MAX_INT, where: str | None = None) -> int | None:
+    label = where or name
+    raw = text(params, name, required=required, max_length=20, where=label)
+    if raw is None:
+        return None
+    if not (raw.isdigit() or (raw.startswith("-") and raw[1:].isdigit())):
+        raise invalid(f"Invalid integer: {raw[:40]}", param=label)
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise invalid(f"{label} must be between {minimum} and {maximum}.", param=label)
+    return value
+
+
+def boolean(params: dict, name: str, *, where: str | None = None) -> bool | None:
+    label = where or name
+    raw = text(params, name, max_length=5, where=label)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise invalid(f"Invalid boolean: {raw}", param=label)
+    return raw == "true"
+
+
+def mapping(params: dict, name: str, *, where: str | None = None) -> dict[str, Any] | None:
+    value = params.get(name)
+    label = where or name
+    if value is None or value == "":
+        return None if value is None else {}
+    if not isinstance(value, dict):
+        raise invalid(f"Invalid object: {label}", param=label)
+    return value
+
+
+def array(params: dict, name: str, *, where: str | None = None, max_items: int = 100) -> list | None:
+    value = params.get(name)
+    label = where or name
+    if value is None:
+        return None
+    if isinstance(value, dict) and not value:
+        return []
+    if not isinstance(value, list):
+        raise invalid(f"Invalid array: {label}", param=label)
+    if len(value) > max_items:
+        raise invalid(f"{label} has too many items (at most {max_items}).", param=label)
+    return value
+
+
+def metadata(params: dict, name: str = "metadata") -> dict[str, str] | None:
+    value = mapping(params, name)
+    if value is None:
+        return None
+    if len(value) > 50:
+        raise invalid("Metadata can have at most 50 keys.", param=name)
+    for key, item in value.items():
+        if not isinstance(item, str) or len(key) > 40 or len(item) > 500:
+            raise invalid(f"Invalid metadata value for {key[:40]}.", param=f"{name}[{key[:40]}]")
+    return {k: v for k, v in value.items() if v != ""}
+
+
+def currency(params: dict, name: str, *, required: bool = True, where: str | None = None) -> str | None:
+    value = text(params, name, required=required, max_length=3, where=where)
+    if value is None:
+        return None
+    if len(value) != 3 or not value.isalpha():
+        raise invalid(f"Invalid currency: {value}", param=where or name)
+    return value.lower()

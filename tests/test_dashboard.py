@@ -1,0 +1,251 @@
+"""The dashboard: viewer, order history and order detail, through loaders, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from conftest import gateway_env, start_gateway
+
+VIEWER = "{ viewer { userId email displayName shippingAddress { line1 city postalCode country } } }"
+DASHBOARD = """query($first: Int, $after: String) { viewer { userId email
+  orders(first: $first, after: $after) {
+    edges { cursor node { id orderNumber status total { amount currency } createdAt
+            items { sku name quantity unitPrice { amount } total { amount } } } }
+    pageInfo { hasNextPage endCursor } } } }"""
+ORDER = "query($id: ID!) { order(id: $id) { id status total { amount } items { sku } } }"
+UPDATE = """mutation($input: UpdateProfileInput!) { updateProfile(input: $input) {
+  profile { displayName shippingAddress { line1 line2 city state postalCode country } }
+  userErrors { field code message } } }"""
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory):
+    # 20 aliased order(id) fields in one request need more than the default 15 aliases
+    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("dashboard"),
+                                               GRAPHQL_MAX_ALIASES="25"))
+    httpx.post(f"{client.url}/_stripe/_emulator/webhooks", json={"mode": "off"})
+    yield client
+    client.http.close()
+    server.stop()
+
+
+def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = None,
+                start: int = 1_700_000_000) -> list[str]:
+    """Orders as the webhook records them, written straight into the store."""
+    from commerce.orders import project
+    from store import keys
+    from store.sqlite import SQLiteStore
+
+    owner = guest_email.lower() if guest_email else user_id
+
+    async def write() -> list[str]:
+        store = await SQLiteStore.open(gateway.settings.gateway_db)
+        ids = []
+        for n in range(count):
+            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{n:05d}x"
+            key = keys.order_pointer(order_id)
+            order = {
+                "PK": key.pk, "SK": key.sk, "entity": "Order", "orderId": order_id,
+                "orderNumber": "BC-" + order_id[-8:].upper(), "userId": owner,
+                "guest": guest_email is not None, "status": "PAID",
+                "facts": {"paid": True, "paymentFailed": False, "refunded": 0, "dispute": "none"},
+                "items": [{"sku": "N-RED", "name": "Statement Necklace", "quantity": 1,
+                           "unitPrice": 3000, "total": 3000}],
+                "currency": "USD", "subtotal": 3000, "discount": 0, "shipping": 0, "tax": 0,
+                "total": 3000 + n, "refunded": 0, "email": guest_email or f"{user_id}@example.com",
+                "shippingAddress": None, "stripeSessionId": order_id, "stripePaymentIntentId": None,
+                "quoteSignature": None, "createdAt": start + n,
+                "updatedAt": start + n, "version": 1,
+            }
+            await store.put(order)
+            await project(store, order)
+            ids.append(order_id)
+        await store.close()
+        return ids
+
+    return asyncio.run(write())
+
+
+def test_anonymous_has_no_viewer(dash):
+    assert dash.gql(VIEWER) == {"data": {"viewer": None}}
+
+
+def test_a_first_time_shopper_gets_a_profile_from_the_token(dash):
+    token = dash.token("new-shopper", email="new@example.com")
+    assert dash.gql(VIEWER, token=token)["data"]["viewer"] == {
+        "userId": "new-shopper", "email": "new@example.com", "displayName": None,
+        "shippingAddress": None}
+    assert dash.count_items("USER#new-shopper", "PROFILE") == 1
+
+
+def test_update_profile_saves_all_fields(dash):
+    token = dash.token("editor", email="ed@example.com")
+    address = {"line1": "1 Main St", "line2": None, "city": "Austin", "state": "TX",
+               "postalCode": "78701", "country": "US"}
+    body = dash.gql(UPDATE, {"input": {"displayName": "  Ed  ", "shippingAddress": address}}, token)
+    result = body["data"]["updateProfile"]
+    assert result["userErrors"] == []
+    assert result["profile"] == {"displayName": "Ed", "shippingAddress": address}
+    assert dash.gql(VIEWER, token=token)["data"]["viewer"]["displayName"] == "Ed"
+    # fields not given stay as they were
+    dash.gql(UPDATE, {"input": {"displayName": "Edna"}}, token)
+    assert dash.gql(VIEWER, token=token)["data"]["viewer"]["shippingAddress"]["city"] == "Austin"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"displayName": "x" * 81}, ["input", "displayName"]),
+    ({"displayName": "   "}, ["input", "displayName"]),
+    ({"displayName": "bad\u0000name"}, ["input", "displayName"]),
+    ({"displayName": "tab\tname"}, ["input", "displayName"]),
+    ({"shippingAddress": {"country": "USA"}}, ["input", "shippingAddress", "country"]),
+    ({"shippingAddress": {"country": "XX"}}, ["input", "shippingAddress", "country"]),
+    ({"shippingAddress": {"country": "us"}}, ["input", "shippingAddress", "country"]),
+    ({"shippingAddress": {"line1": "y" * 201}}, ["input", "shippingAddress", "line1"]),
+    ({"shippingAddress": {"city": "a\nb"}}, ["input", "shippingAddress", "city"]),
+    ({"shippingAddress": {"postalCode": "<script>"}}, ["input", "shippingAddress", "postalCode"]),
+    ({"displayName": "Fine", "shippingAddress": {"country": "ZZ"}}, ["input", "shippingAddress", "country"]),
+])
+def test_bad_profile_input_is_a_user_error_and_nothing_changes(dash, change, field):
+    token = dash.token("careful", email="c@example.com")
+    dash.gql(UPDATE, {"input": {"displayName": "Original"}}, token)
+    result = dash.gql(UPDATE, {"input": change}, token)["data"]["updateProfile"]
+    assert result["profile"] is None
+    assert field in [e["field"] for e in result["userErrors"]]
+    assert all(e["code"] == "INVALID_INPUT" for e in result["userErrors"])
+    assert dash.gql(VIEWER, token=token)["data"]["viewer"]["displayName"] == "Original"
+
+
+def test_update_profile_needs_a_token(dash):
+    body = dash.gql(UPDATE, {"input": {"displayName": "Nobody"}})
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_order_history_pages_newest_first(dash):
+    ids = seed_orders(dash, "collector", 45)
+    token = dash.token("collector", email="collector@example.com")
+    seen, after, pages = [], None, 0
+    while True:
+        body = dash.gql(DASHBOARD, {"first": 20, "after": after}, token)
+        orders = body["data"]["viewer"]["orders"]
+        seen += [e["node"]["id"] for e in orders["edges"]]
+        pages += 1
+        if not orders["pageInfo"]["hasNextPage"]:
+            break
+        after = orders["pageInfo"]["endCursor"]
+    assert pages == 3 and seen == ids[::-1]
+    default = dash.gql(DASHBOARD, {}, token)["data"]["viewer"]["orders"]["edges"]
+    assert len(default) == 20
+
+
+@pytest.mark.parametrize("first", [0, -1, 101, 2**31 - 1])
+def test_first_is_bounded(dash, first):
+    token = dash.token("collector", email="collector@example.com")
+    body = dash.gql(DASHBOARD, {"first": first}, token)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_forged_and_foreign_cursors_are_refused(dash):
+    seed_orders(dash, "victim", 5)
+    seed_orders(dash, "attacker", 5)
+    victim = dash.token("victim", email="v@example.com")
+    attacker = dash.token("attacker", email="a@example.com")
+    victims_cursor = dash.gql(DASHBOARD, {"first": 2}, victim)["data"]["viewer"]["orders"]["pageInfo"]["endCursor"]
+    from store.base import encode_cursor
+
+    raw_store_cursor = encode_cursor("ORDER#1700000003#cs_test_victim00003x")
+    for cursor in [victims_cursor, raw_store_cursor, "garbage", "", "A" * 3000, victims_cursor[:-2] + "AA"]:
+        body = dash.gql(DASHBOARD, {"first": 2, "after": cursor}, attacker)
+        assert body["data"] is None or body["data"]["viewer"] is None
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", cursor
+
+
+def test_cross_user_order_access_leaks_nothing(dash):
+    users = [f"owner-{n}" for n in range(6)]
+    orders = {u: seed_orders(dash, u, 3) for u in users}
+    tokens = {u: dash.token(u, email=f"{u}@example.com") for u in users}
+    leaks = 0
+    for reader in users:
+        for owner in users:
+            for order_id in orders[owner]:
+                got = dash.gql(ORDER, {"id": order_id}, tokens[reader])["data"]["order"]
+                if reader == owner:
+                    assert got["id"] == order_id
+                elif got is not None:
+                    leaks += 1
+        listed = dash.gql(DASHBOARD, {"first": 100}, tokens[reader])["data"]["viewer"]["orders"]["edges"]
+        leaks += sum(e["node"]["id"] not in orders[reader] for e in listed)
+    assert leaks == 0
+    for order_id in orders[users[0]]:
+        assert dash.gql(ORDER, {"id": order_id})["data"]["order"] is None  # anonymous
+
+
+def test_a_missing_order_and_someone_elses_look_the_same(dash):
+    seed_orders(dash, "alice", 1)
+    bob = dash.token("bob", email="bob@example.com")
+    [alices] = seed_orders(dash, "alice2", 1)
+    for order_id in [alices, "cs_test_doesnotexist0000", "not-an-id", "", "cs_live_" + "x" * 300]:
+        assert dash.gql(ORDER, {"id": order_id}, bob) == {"data": {"order": None}}
+
+
+def test_a_guest_order_attaches_once_the_email_is_verified(dash):
+    [guest_order] = seed_orders(dash, "unused", 1, guest_email="Guest.Buyer@example.com")
+    unverified = dash.token("guest-user", email="guest.buyer@example.com", email_verified=False)
+    edges = dash.gql(DASHBOARD, {"first": 10}, unverified)["data"]["viewer"]["orders"]["edges"]
+    assert edges == []
+    verified = dash.token("guest-user", email="guest.buyer@example.com")
+    edges = dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [guest_order]
+    assert dash.count_items("USER#guest.buyer@example.com", "ORDER#%") == 0
+    assert dash.gql(ORDER, {"id": guest_order}, verified)["data"]["order"]["id"] == guest_order
+
+
+def test_an_order_missing_from_the_store_is_fetched_from_stripe_and_kept(dash):
+    token = dash.token("late-buyer", email="late@example.com")
+    q = dash.gql('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) '
+                 '{ quote { signature } } }', token=token)["data"]["createCartQuote"]["quote"]
+    session = dash.gql('mutation($s: ID!) { createCheckoutSession(input: {quoteSignature: $s}) '
+                       '{ checkoutSession { id } } }', {"s": q["signature"]}, token
+                       )["data"]["createCheckoutSession"]["checkoutSession"]
+    httpx.post(f"{dash.url}/_stripe/_emulator/checkout/sessions/{session['id']}/pay",
+               json={"card_number": "4242424242424242", "email": "late@example.com"})
+    assert dash.count_items(f"ORDER#{session['id']}") == 0
+    stranger = dash.token("stranger", email="s@example.com")
+    assert dash.gql(ORDER, {"id": session["id"]}, stranger)["data"]["order"] is None
+    got = dash.gql(ORDER, {"id": session["id"]}, token)["data"]["order"]
+    assert got["id"] == session["id"] and got["status"] == "PAID"
+    assert dash.count_items(f"ORDER#{session['id']}") == 1
+    _, stripe_before = dash.calls()
+    dash.gql(ORDER, {"id": session["id"]}, token)
+    assert dash.calls()[1] == stripe_before  # now from the store: no Stripe call
+
+
+# ---- call budgets (as Saleor's count_queries) ----------------------------------------
+
+def measured(gateway, query, variables, token):
+    store_before, stripe_before = gateway.calls()
+    body = gateway.gql(query, variables, token)
+    assert "errors" not in body, body
+    store_after, stripe_after = gateway.calls()
+    return body, store_after - store_before, stripe_after - stripe_before
+
+
+def test_the_dashboard_costs_two_store_calls_and_no_stripe_call(dash):
+    seed_orders(dash, "budget", 120)
+    token = dash.token("budget", email="budget@example.com")
+    dash.gql(VIEWER, token=token)  # first sight makes the profile; measure the steady state
+    _, store20, stripe20 = measured(dash, DASHBOARD, {"first": 20}, token)
+    _, store100, stripe100 = measured(dash, DASHBOARD, {"first": 100}, token)
+    assert store20 <= 2 and stripe20 == 0
+    assert store100 == store20 and stripe100 == 0
+
+
+def test_twenty_orders_by_id_cost_one_batch_read(dash):
+    ids = seed_orders(dash, "many", 20)
+    token = dash.token("many", email="many@example.com")
+    query = "query {" + " ".join(f'o{n}: order(id: "{i}") {{ id status }}' for n, i in enumerate(ids)) + "}"
+    body, store_calls, stripe_calls = measured(dash, query, None, token)
+    assert len([v for v in body["data"].values() if v]) == 20
+    assert store_calls == 1 and stripe_calls == 0

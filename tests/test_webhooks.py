@@ -1,0 +1,401 @@
+"""Stripe events become orders exactly once: POST /stripe/webhook over HTTP, on both
+store engines, against the emulator the gateway mounts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from conftest import gateway_env, start_gateway
+
+WHSEC = "whsec_test_0123456789abcdef"
+OLD_WHSEC = "whsec_old_0123456789abcdef"
+
+
+def sign(payload: bytes, secret: str = WHSEC, t: int | None = None, scheme: str = "v1") -> str:
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},{scheme}={mac}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
+def hook(request, tmp_path_factory):
+    """The gateway with webhook secrets set (two, as during a rotation), on each engine.
+    The emulator's own deliveries are off: tests deliver events themselves."""
+    extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}"}
+    if request.param == "dynamodb":
+        import os
+        from conftest import fresh_dynamodb_table
+
+        request.getfixturevalue("dynamodb_local")
+        extra["COMMERCE_TABLE"] = asyncio.run(fresh_dynamodb_table(None))
+        extra.update({k: os.environ[k] for k in os.environ if k.startswith("AWS_")})
+    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra))
+    client.engine = request.param
+    emulator(client, "webhooks", {"mode": "off"})
+    yield client
+    client.http.close()
+    server.stop()
+
+
+def emulator(gateway, path: str, body: dict | None = None) -> dict:
+    response = httpx.post(f"{gateway.url}/_stripe/_emulator/{path}", json=body or {}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def new_session(gateway, user_id: str | None = "user-hooks", amount: int = 3000, quantity: int = 1):
+    metadata = {"source": "commerce-gateway", "quoteSignature": "q" * 43}
+    if user_id:
+        metadata["userId"] = user_id
+    return gateway.stripe().v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "https://shop.example/ok", "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "line_items": [{"price_data": {"currency": "usd", "unit_amount": amount,
+                                       "product_data": {"name": "Necklace", "metadata": {"sku": "N-RED"}}},
+                        "quantity": quantity}]})
+
+
+def pay(gateway, session_id: str, card: str = "4242424242424242") -> dict:
+    return emulator(gateway, f"checkout/sessions/{session_id}/pay",
+                    {"card_number": card, "email": "Buyer@Example.com", "name": "B. Uyer"})
+
+
+def events_for(gateway, object_id: str) -> list[dict]:
+    """Every event about an object, oldest first, as Stripe would send them."""
+    listed = gateway.stripe().v1.events.list(params={"limit": 100})
+    events = [e.to_dict() for e in listed.auto_paging_iter()]
+    found = [e for e in events if object_id in (e["data"]["object"].get("id"),
+                                                e["data"]["object"].get("payment_intent"))]
+    return found[::-1]  # the API lists newest first
+
+
+def event_of(gateway, type_: str, object_id: str) -> dict:
+    matches = [e for e in events_for(gateway, object_id) if e["type"] == type_]
+    assert matches, f"no {type_} for {object_id}"
+    return matches[-1]
+
+
+def deliver(gateway, event: dict, secret: str = WHSEC) -> httpx.Response:
+    payload = json.dumps(event).encode()
+    return gateway.http.post("/stripe/webhook", content=payload,
+                             headers={"stripe-signature": sign(payload, secret),
+                                      "content-type": "application/json"})
+
+
+def order_items(gateway) -> list[dict]:
+    """Every order in the store, read straight from the engine."""
+    if gateway.engine == "sqlite":
+        with sqlite3.connect(gateway.settings.gateway_db) as db:
+            rows = db.execute("SELECT body FROM items WHERE sk LIKE 'ORDER#%'").fetchall()
+        return [json.loads(body) for (body,) in rows]
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(gateway.settings.commerce_table)
+    items, kwargs = [], {}
+    while True:
+        page = table.scan(**kwargs)
+        items += [i for i in page["Items"] if str(i["SK"]).startswith("ORDER#")]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def orders_for(gateway, session_id: str) -> list[dict]:
+    return [o for o in order_items(gateway) if o["orderId"] == session_id]
+
+
+def store_writes(gateway) -> int:
+    return len(order_items(gateway))
+
+
+# ---- the happy path ---------------------------------------------------------------
+
+def test_a_completed_checkout_becomes_one_order(hook):
+    session = new_session(hook, amount=2500, quantity=2)
+    pay(hook, session.id)
+    response = deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    assert response.status_code == 200 and response.json()["outcome"] == "applied"
+    [order] = orders_for(hook, session.id)
+    assert order["PK"] == "USER#user-hooks" and order["SK"].startswith(f"ORDER#{session.created}#")
+    assert order["status"] == "PAID" and int(order["total"]) == 5000
+    assert order["orderNumber"] == "BC-" + session.id[-8:].upper()
+    assert [(i["sku"], int(i["quantity"]), int(i["unitPrice"]), int(i["total"])) for i in order["items"]] == [
+        ("N-RED", 2, 2500, 5000)]
+    assert order["email"] == "Buyer@Example.com" and order["stripePaymentIntentId"].startswith("pi_")
+
+
+def test_a_duplicate_delivery_is_answered_without_reprocessing(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    assert deliver(hook, event).json()["outcome"] == "applied"
+    again = deliver(hook, event)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert len(orders_for(hook, session.id)) == 1
+
+
+def test_the_same_event_fifty_times_at_once_makes_one_order(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+
+    async def storm():
+        payload = json.dumps(event).encode()
+        async with httpx.AsyncClient(base_url=hook.url, timeout=30) as client:
+            return await asyncio.gather(*(
+                client.post("/stripe/webhook", content=payload,
+                            headers={"stripe-signature": sign(payload)}) for _ in range(50)))
+
+    statuses = [r.status_code for r in asyncio.run(storm())]
+    assert statuses == [200] * 50
+    [order] = orders_for(hook, session.id)
+    assert order["version"] == 1  # written once, never rewritten
+
+
+def test_a_guest_order_is_filed_under_the_email(hook):
+    session = new_session(hook, user_id=None)
+    pay(hook, session.id)
+    deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    [order] = orders_for(hook, session.id)
+    assert order["PK"] == "USER#buyer@example.com" and order["guest"] is True
+
+
+def test_foreign_sessions_are_acknowledged_and_ignored(hook):
+    foreign = hook.stripe().v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "https://elsewhere.example/ok",
+        "line_items": [{"price_data": {"currency": "usd", "unit_amount": 999,
+                                       "product_data": {"name": "Not ours"}}, "quantity": 1}]})
+    pay(hook, foreign.id)
+    response = deliver(hook, event_of(hook, "checkout.session.completed", foreign.id))
+    assert response.status_code == 200 and response.json()["outcome"] == "foreign"
+    assert orders_for(hook, foreign.id) == []
+
+
+def test_unknown_event_types_are_acknowledged(hook):
+    event = {"id": "evt_unknown_type_1", "type": "customer.subscription.created",
+             "data": {"object": {"id": "sub_123"}}}
+    assert deliver(hook, event).json()["outcome"] == "ignored"
+
+
+# ---- statuses, in any order --------------------------------------------------------
+
+def refund(gateway, payment_intent: str, amount: int | None = None):
+    params = {"payment_intent": payment_intent}
+    if amount is not None:
+        params["amount"] = amount
+    return gateway.stripe().v1.refunds.create(params=params)
+
+
+def test_partial_then_full_refund(hook):
+    session = new_session(hook, amount=4000)
+    pay(hook, session.id)
+    deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    pi = hook.stripe().v1.checkout.sessions.retrieve(session.id).payment_intent
+    refund(hook, pi, 1000)
+    deliver(hook, event_of(hook, "charge.refunded", pi))
+    [order] = orders_for(hook, session.id)
+    assert order["status"] == "PARTIALLY_REFUNDED" and int(order["refunded"]) == 1000
+    refund(hook, pi)
+    deliver(hook, event_of(hook, "charge.refunded", pi))
+    [order] = orders_for(hook, session.id)
+    assert order["status"] == "REFUNDED" and int(order["refunded"]) == 4000
+
+
+def test_a_refund_arriving_before_completed_creates_the_order_and_stays_refunded(hook):
+    session = new_session(hook, amount=1500)
+    pay(hook, session.id)
+    pi = hook.stripe().v1.checkout.sessions.retrieve(session.id).payment_intent
+    refund(hook, pi)
+    completed = event_of(hook, "checkout.session.completed", session.id)
+    assert deliver(hook, event_of(hook, "charge.refunded", pi)).json()["outcome"] == "applied"
+    [order] = orders_for(hook, session.id)
+    assert order["status"] == "REFUNDED"
+    assert deliver(hook, completed).status_code == 200
+    [order] = orders_for(hook, session.id)
+    assert order["status"] == "REFUNDED"
+
+
+def test_delayed_payment_processing_then_failed_even_when_reordered(hook):
+    session = new_session(hook)
+    pay(hook, session.id, card="4000000000001000")
+    emulator(hook, f"checkout/sessions/{session.id}/async_payment", {"outcome": "failed"})
+    failed = event_of(hook, "checkout.session.async_payment_failed", session.id)
+    completed = event_of(hook, "checkout.session.completed", session.id)
+    deliver(hook, failed)
+    deliver(hook, completed)
+    [order] = orders_for(hook, session.id)
+    assert order["status"] == "PAYMENT_FAILED"
+
+
+def test_delayed_payment_that_succeeds(hook):
+    session = new_session(hook)
+    pay(hook, session.id, card="4000000000001000")
+    deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    assert orders_for(hook, session.id)[0]["status"] == "PROCESSING"
+    emulator(hook, f"checkout/sessions/{session.id}/async_payment", {"outcome": "succeeded"})
+    deliver(hook, event_of(hook, "checkout.session.async_payment_succeeded", session.id))
+    assert orders_for(hook, session.id)[0]["status"] == "PAID"
+
+
+def test_disputes_open_and_close(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    stripe = hook.stripe()
+    charge = stripe.v1.payment_intents.retrieve(
+        stripe.v1.checkout.sessions.retrieve(session.id).payment_intent).latest_charge
+    dispute = emulator(hook, f"charges/{charge}/dispute", {})
+    deliver(hook, event_of(hook, "charge.dispute.created", dispute["id"]))
+    assert orders_for(hook, session.id)[0]["status"] == "DISPUTED"
+    emulator(hook, f"disputes/{dispute['id']}/close", {"outcome": "won"})
+    deliver(hook, event_of(hook, "charge.dispute.closed", dispute["id"]))
+    assert orders_for(hook, session.id)[0]["status"] == "PAID"
+
+
+def test_an_expired_session_closes_its_record_and_makes_no_order(hook):
+    from commerce.checkout import SOURCE  # noqa: F401 (the metadata marker used above)
+
+    session = new_session(hook)
+    hook.stripe().v1.checkout.sessions.expire(session.id)
+    response = deliver(hook, event_of(hook, "checkout.session.expired", session.id))
+    assert response.status_code == 200
+    assert orders_for(hook, session.id) == []
+
+
+# ---- signatures and bodies -------------------------------------------------------------
+
+def signed_request(hook, payload: bytes, header: str | None):
+    headers = {"content-type": "application/json"}
+    if header is not None:
+        headers["stripe-signature"] = header
+    return hook.http.post("/stripe/webhook", content=payload, headers=headers)
+
+
+def test_signature_matrix(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    payload = json.dumps(event_of(hook, "checkout.session.completed", session.id)).encode()
+    now = int(time.time())
+    refused = {
+        "wrong secret": (payload, sign(payload, "whsec_wrong")),
+        "one byte changed": (payload.replace(b'"complete"', b'"c0mplete"', 1), sign(payload)),
+        "stale timestamp": (payload, sign(payload, t=now - 301)),
+        "future timestamp": (payload, sign(payload, t=now + 301)),
+        "missing header": (payload, None),
+        "empty header": (payload, ""),
+        "only v0": (payload, sign(payload, scheme="v0")),
+        "no timestamp": (payload, "v1=" + sign(payload).split("v1=")[1]),
+        "garbage header": (payload, "t=abc,v1=zz"),
+        "huge header": (payload, "t=1," + "v1=a," * 2000),
+    }
+    for name, (body, header) in refused.items():
+        response = signed_request(hook, body, header)
+        assert response.status_code == 400, name
+    assert orders_for(hook, session.id) == []
+    assert signed_request(hook, payload, sign(payload, t=now - 200)).status_code == 200
+    assert len(orders_for(hook, session.id)) == 1
+
+
+def test_both_secrets_work_during_a_rotation(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    payload = json.dumps(event_of(hook, "checkout.session.completed", session.id)).encode()
+    assert signed_request(hook, payload, sign(payload, OLD_WHSEC)).status_code == 200
+    two = f"{sign(payload, 'whsec_wrong')},v1={sign(payload).split('v1=')[1]}"
+    assert signed_request(hook, payload, two).json()["duplicate"] is True
+
+
+@pytest.mark.parametrize("payload", [
+    b"", b"not json", b"[]", b'"evt"', b"{}", b'{"id": "evt_1"}',
+    b'{"id": "evt_1", "type": "checkout.session.completed"}',
+    b'{"id": "evt_1", "type": "checkout.session.completed", "data": {"object": "cs_1"}}',
+    b'{"id": "nope", "type": "x", "data": {"object": {"id": "cs_1"}}}',
+    b'{"id": 5, "type": "x", "data": {"object": {"id": "cs_1"}}}',
+    b"\xff\xfe\x00",
+])
+def test_garbage_bodies_with_good_signatures_are_400_and_write_nothing(hook, payload):
+    before = store_writes(hook)
+    response = signed_request(hook, payload, sign(payload))
+    assert response.status_code == 400 and "error" in response.json()
+    assert store_writes(hook) == before
+
+
+def test_an_oversized_body_is_refused(hook):
+    payload = b'{"id": "evt_big", "type": "x", "data": {"object": {"id": "x", "pad": "' + b"x" * 300_000 + b'"}}}'
+    assert signed_request(hook, payload, sign(payload)).status_code == 400
+
+
+def test_a_stripe_failure_mid_processing_is_5xx_and_the_redelivery_completes(hook):
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    emulator(hook, "faults", {"rate_500": 1.0})
+    try:
+        assert deliver(hook, event).status_code == 500
+    finally:
+        emulator(hook, "faults", {"rate_500": 0.0})
+    assert orders_for(hook, session.id) == []
+    assert deliver(hook, event).json()["outcome"] == "applied"
+    assert len(orders_for(hook, session.id)) == 1
+
+
+def test_a_store_failure_is_5xx_and_the_redelivery_completes(hook):
+    if hook.engine != "sqlite":
+        pytest.skip("the lock is SQLite's; DynamoDB's outage is the same code path (StoreError)")
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    lock = sqlite3.connect(hook.settings.gateway_db, timeout=1)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        assert deliver(hook, event).status_code >= 500
+    finally:
+        lock.rollback()
+        lock.close()
+    assert orders_for(hook, session.id) == []
+    assert deliver(hook, event).json()["outcome"] == "applied"
+
+
+# ---- the storm ---------------------------------------------------------------------------
+
+def test_storm_of_shuffled_duplicated_concurrent_deliveries(hook):
+    sessions = [new_session(hook, user_id=f"storm-{n % 7}", amount=1000 + n) for n in range(300)]
+    for session in sessions:
+        pay(hook, session.id)
+    wanted = {s.id for s in sessions}
+    events = [e.to_dict() for e in hook.stripe().v1.events.list(
+        params={"type": "checkout.session.completed", "limit": 100}).auto_paging_iter()
+        if e.data.object["id"] in wanted]
+    assert len(events) == 300
+    rng = random.Random(7)
+    deliveries = events + [rng.choice(events) for _ in range(700)]
+    rng.shuffle(deliveries)
+
+    async def storm():
+        limit = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=hook.url, timeout=60) as client:
+            async def one(event):
+                payload = json.dumps(event).encode()
+                async with limit:
+                    return await client.post("/stripe/webhook", content=payload,
+                                             headers={"stripe-signature": sign(payload)})
+            started = time.perf_counter()
+            responses = await asyncio.gather(*(one(e) for e in deliveries))
+            return responses, time.perf_counter() - started
+
+    responses, seconds = asyncio.run(storm())
+    assert sorted({r.status_code for r in responses}) == [200]
+    orders = [o for o in order_items(hook) if o["orderId"] in wanted]
+    assert len(orders) == 300 and len({o["orderId"] for o in orders}) == 300
+    assert {o["status"] for o in orders} == {"PAID"}
+    print(f"\nstorm on {hook.engine}: 1000 deliveries of 300 events in {seconds:.2f}s "
+          f"({1000 / seconds:.0f}/s)")

@@ -1,0 +1,112 @@
+"""One handler per event family. Each fetches what it needs from Stripe afresh and
+hands it to commerce/; the event payload only says where to look."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import stripe
+
+from commerce.orders import Facts, apply_facts, find_order, is_ours, order_from_session
+from commerce.payments import Payments
+from store import Store, keys
+
+log = logging.getLogger("gateway.webhooks")
+
+Outcome = str  # "applied" | "ignored" | "foreign"
+
+
+async def checkout_completed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    order = await order_from_session(store, payments, obj["id"])
+    return "applied" if order is not None else "foreign"
+
+
+async def async_payment_failed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    order = await order_from_session(store, payments, obj["id"], facts=Facts(payment_failed=True))
+    return "applied" if order is not None else "foreign"
+
+
+async def checkout_expired(store: Store, payments: Payments, obj: dict) -> Outcome:
+    pointer = await store.get(keys.session_pointer(obj["id"]))
+    if pointer is None:
+        return "foreign"
+    record_key = keys.quote_session(pointer["quoteSignature"], obj["id"])
+    record = await store.get(record_key)
+    if record is not None and record.get("status") != "expired":
+        await store.put({**record, "status": "expired", "checkoutUrl": None})
+    return "applied"
+
+
+async def charge_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    charge = await payments.call(payments.client.v1.charges.retrieve_async, obj["id"])
+    return await _apply_to_payment(store, payments, charge.payment_intent,
+                                   Facts(paid=bool(charge.paid), refunded=charge.amount_refunded or 0))
+
+
+async def refund_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    charge_id = obj.get("charge")
+    if not isinstance(charge_id, str):
+        return "ignored"
+    return await charge_changed(store, payments, {"id": charge_id})
+
+
+async def dispute_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    dispute = await payments.call(payments.client.v1.disputes.retrieve_async, obj["id"])
+    state = dispute.status if dispute.status in ("won", "lost") else "open"
+    charge = await payments.call(payments.client.v1.charges.retrieve_async, _id(dispute.charge))
+    return await _apply_to_payment(store, payments, charge.payment_intent,
+                                   Facts(paid=True, refunded=charge.amount_refunded or 0, dispute=state))
+
+
+async def _apply_to_payment(store: Store, payments: Payments, payment_intent: Any, facts: Facts) -> Outcome:
+    pi = _id(payment_intent)
+    if pi is None:
+        return "foreign"
+    pointer = await store.get(keys.payment_pointer(pi))
+    order = await find_order(store, pointer["orderId"]) if pointer else None
+    if order is not None:
+        await apply_facts(store, order, facts)
+        return "applied"
+    # Not recorded yet (the refund beat the completed event): make the order from Stripe.
+    sessions = await payments.call(payments.client.v1.checkout.sessions.list_async,
+                                   params={"payment_intent": pi, "limit": 1})
+    if not sessions.data or not is_ours(sessions.data[0]):
+        return "foreign"
+    made = await order_from_session(store, payments, sessions.data[0].id, facts=facts)
+    return "applied" if made is not None else "foreign"
+
+
+def _id(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.id
+
+
+Handler = Callable[[Store, Payments, dict], Awaitable[Outcome]]
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": checkout_completed,
+    "checkout.session.async_payment_succeeded": checkout_completed,
+    "checkout.session.async_payment_failed": async_payment_failed,
+    "checkout.session.expired": checkout_expired,
+    "charge.refunded": charge_changed,
+    "refund.created": refund_changed,
+    "refund.updated": refund_changed,
+    "charge.dispute.created": dispute_changed,
+    "charge.dispute.updated": dispute_changed,
+    "charge.dispute.closed": dispute_changed,
+}
+
+
+async def handle(store: Store, payments: Payments, event: dict) -> Outcome:
+    handler = HANDLERS.get(event["type"])
+    if handler is None:
+        log.debug("ignored event %s of type %s", event["id"], event["type"])
+        return "ignored"
+    try:
+        return await handler(store, payments, event["data"]["object"])
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":  # not in this Stripe account: not ours
+            return "foreign"
+        raise
