@@ -126,6 +126,11 @@ def session_params(
         params["shipping_options"] = [_shipping_option(r, quote.cart.currency) for r in config.shipping_rates]
     if config.automatic_tax:
         params["automatic_tax"] = {"enabled": True}
+        if customer:
+            # Stripe Tax needs the customer's address: take the one entered at checkout.
+            params["customer_update"] = {"address": "auto"}
+            if config.shipping_countries:
+                params["customer_update"]["shipping"] = "auto"
     return params
 
 

@@ -176,7 +176,10 @@ class Emulator:
             del self._idempotent[key]
 
     def _base_url(self, request: Request) -> str:
-        return self.public_url or str(request.base_url).rstrip("/")
+        if self.public_url:
+            return self.public_url
+        # Mounted under a prefix, Starlette keeps the prefix in root_path, not in base_url.
+        return str(request.base_url).rstrip("/") + request.scope.get("root_path", "")
 
 
 def _pattern(path: str) -> re.Pattern:

@@ -57,6 +57,7 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
     countries = _allowed_countries(params)
     tax = mapping(params, "automatic_tax") or {}
     tax_enabled = boolean(tax, "enabled", where="automatic_tax[enabled]") or False
+    _check_customer_update(params, customer_id, countries)
     pi_data = mapping(params, "payment_intent_data") or {}
     check_known(pi_data, {"metadata", "description", "receipt_email"})
     session_id = "cs_test_" + new_id("", 58)
@@ -215,6 +216,21 @@ def _shipping_options(state: State, params: dict, cur: str) -> list[dict]:
                                       where=f"{where}[shipping_rate_data]")
         rates.append(rate)
     return rates
+
+
+def _check_customer_update(params: dict, customer_id: str | None, countries: list[str]) -> None:
+    update = mapping(params, "customer_update")
+    if update is None:
+        return
+    if not customer_id:
+        raise invalid("customer_update can only be used with customer.", param="customer_update")
+    check_known(update, {"address", "name", "shipping"})
+    for name, value in update.items():
+        if value not in ("auto", "never"):
+            raise invalid(f"customer_update[{name}] must be auto or never.", param=f"customer_update[{name}]")
+    if update.get("shipping") == "auto" and not countries:
+        raise invalid("customer_update[shipping] needs shipping_address_collection.",
+                      param="customer_update[shipping]")
 
 
 def _allowed_countries(params: dict) -> list[str]:
