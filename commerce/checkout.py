@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from commerce.catalog_sync import CatalogMap
-from commerce.payments import Payments
+from commerce.payments import SOURCE, Payments
 from commerce.pricing import PricedLine
+from commerce.profiles import Claims, link_customer
 from commerce.errors import ErrorCode
 from commerce.quotes import Quote, QuoteRejected
 from commerce.shipping import ShippingRate
 from store import Store, keys
 
-SOURCE = "commerce-gateway"  # metadata.source on everything we create in Stripe
 MAX_SESSION_LIFETIME = 24 * 3600
 
 
@@ -175,12 +175,7 @@ async def ensure_customer(
     tag = hashlib.sha256(f"{user_id}\n{email}".encode()).hexdigest()[:16]
     customer = await payments.call(payments.client.v1.customers.create_async, params=params,
                                    options={"idempotency_key": f"customer-{tag}"})
-    key = keys.profile(user_id)
-    await store.put({
-        keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Profile", "userId": user_id,
-        "email": email, "createdAt": now, **(profile or {}),
-        keys.CUSTOMER_ID: customer.id, "updatedAt": now,
-    })
+    await link_customer(store, Claims(user_id, email, False), profile, customer.id)
     return customer.id
 
 

@@ -34,8 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from commerce.checkout import SOURCE
-from commerce.payments import Payments
+from commerce.payments import SOURCE, Payments
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 
@@ -140,9 +139,9 @@ async def project(store: Store, order: dict[str, Any]) -> None:
         if current is None:
             if await store.put(listing, if_absent=True):
                 return
-        elif current[keys.VERSION] >= order[keys.VERSION]:
+        elif current.get(keys.VERSION, 0) >= order[keys.VERSION]:
             return
-        elif await store.put(listing, if_version=current[keys.VERSION]):
+        elif await store.put(listing, if_version=current.get(keys.VERSION, 0)):
             return
     raise RuntimeError(f"order {order['orderId']}: listing copy kept changing")
 

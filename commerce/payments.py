@@ -16,6 +16,7 @@ import httpx
 import stripe
 
 log = logging.getLogger("gateway.stripe")
+SOURCE = "commerce-gateway"  # metadata.source on everything the gateway creates in Stripe
 T = TypeVar("T")
 
 UNAVAILABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError,

@@ -47,6 +47,19 @@ def new_profile(claims: Claims) -> dict[str, Any]:
             "guestClaims": [], "createdAt": now, "updatedAt": now, keys.VERSION: 1}
 
 
+async def link_customer(store: Store, claims: Claims, profile: dict[str, Any] | None,
+                        customer_id: str) -> dict[str, Any]:
+    """Keep the Stripe customer on the profile (made now if there is none yet)."""
+    if profile is None:
+        made = {**new_profile(claims), keys.CUSTOMER_ID: customer_id}
+        if await store.put(made, if_absent=True):
+            return made
+        profile = await store.get(keys.profile(claims.user_id))
+        assert profile is not None
+    return await update_versioned(store, profile, lambda p: (
+        None if p.get(keys.CUSTOMER_ID) == customer_id else {**p, keys.CUSTOMER_ID: customer_id}))
+
+
 async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any]) -> dict[str, Any]:
     """Attach orders placed as a guest under the (verified) email to this user. Safe to
     repeat and to interrupt: each order moves with a versioned write, then the profile

@@ -46,7 +46,8 @@ class Store(Protocol):
         """Write the item. With if_absent, only when no live item holds its key; with
         if_version, only over a live item whose `version` is that number (the caller sets
         the new item's version). Returns False, having written nothing, when the condition
-        fails."""
+        fails. An item without a version (written before versioning, e.g. by the system
+        we replace) counts as version 0."""
 
     async def delete(self, key: Key) -> None: ...
 
@@ -74,8 +75,9 @@ async def update_versioned(store: Store, item: Item, change: Callable[[Item], It
         changed = change(item)
         if changed is None:
             return item
-        updated = {**changed, "updatedAt": now_epoch(), VERSION: item[VERSION] + 1}
-        if await store.put(updated, if_version=item[VERSION]):
+        version = item.get(VERSION, 0)
+        updated = {**changed, "updatedAt": now_epoch(), VERSION: version + 1}
+        if await store.put(updated, if_version=version):
             return updated
         fresh = await store.get(Key(item["PK"], item["SK"]))
         if fresh is None:

@@ -121,8 +121,10 @@ class DynamoDBStore:
         check_put(item, if_absent, if_version)
         params: dict[str, Any] = {"Item": to_wire(item)}
         if if_version is not None:
-            params["ConditionExpression"] = "#ver = :ver AND (attribute_not_exists(#exp) OR #exp > :now)"
-            params["ExpressionAttributeNames"] = {"#ver": VERSION, "#exp": EXPIRES_AT}
+            matches = "(attribute_not_exists(#ver) OR #ver = :ver)" if if_version == 0 else "#ver = :ver"
+            params["ConditionExpression"] = (f"attribute_exists(#pk) AND {matches} "
+                                             "AND (attribute_not_exists(#exp) OR #exp > :now)")
+            params["ExpressionAttributeNames"] = {"#pk": PK, "#ver": VERSION, "#exp": EXPIRES_AT}
             params["ExpressionAttributeValues"] = {":ver": {"N": str(if_version)},
                                                    ":now": {"N": str(now_epoch())}}
         elif if_absent:

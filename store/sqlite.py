@@ -99,7 +99,7 @@ class SQLiteStore:
         if if_version is not None:
             async with self._conn.execute(
                 f"UPDATE items SET expires_at = ?, body = ? WHERE pk = ? AND sk = ? AND {LIVE} "
-                "AND json_extract(CAST(body AS TEXT), '$.version') = ?",
+                "AND coalesce(json_extract(CAST(body AS TEXT), '$.version'), 0) = ?",
                 (expires, row[3], item["PK"], item["SK"], now_epoch(), if_version),
             ) as cur:
                 return cur.rowcount == 1

@@ -4,13 +4,14 @@ pages, and the test controls."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
@@ -71,7 +72,7 @@ class Emulator:
             Route("/v1/{path:path}", self._api, methods=["GET", "POST", "DELETE"]),
             Route("/pay/{session_id}", pages.pay_page, methods=["GET", "POST"]),
             *controls.routes,
-        ], exception_handlers={StripeError: self._error})
+        ], exception_handlers={StripeError: self._error}, lifespan=self._lifespan)
         self.app.state.emulator = self
 
     def reset(self) -> None:
@@ -83,6 +84,13 @@ class Emulator:
         self.state.on_event = self.deliverer.submit
         self._idempotent: dict[str, _Stored] = {}
         self._in_flight: set[str] = set()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Run standalone (uvicorn), close deliveries on shutdown. Mounted in another app,
+        that app's lifespan calls aclose()."""
+        yield
+        await self.aclose()
 
     async def drain(self) -> None:
         await self.deliverer.drain()

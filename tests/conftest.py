@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from typing import AsyncIterator, Iterator
@@ -103,11 +104,38 @@ class Gateway:
         return self.count_items("QUOTE#%", "CACHE")
 
     def count_items(self, pk_like: str, sk_like: str = "%") -> int:
-        import sqlite3
+        """Items whose keys match SQL LIKE patterns, read straight from the engine."""
+        import re
 
-        with sqlite3.connect(self.settings.gateway_db) as db:
-            return db.execute("SELECT count(*) FROM items WHERE pk LIKE ? AND sk LIKE ?",
-                              (pk_like, sk_like)).fetchone()[0]
+        def like(pattern: str) -> re.Pattern:
+            return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("%")) + "$", re.S)
+
+        pk, sk = like(pk_like), like(sk_like)
+        return sum(1 for i in self.all_items() if pk.match(i["PK"]) and sk.match(i["SK"]))
+
+    def all_items(self) -> list[dict]:
+        if not self.settings.commerce_table:
+            import json
+            import sqlite3
+
+            with sqlite3.connect(self.settings.gateway_db) as db:
+                return [json.loads(body) for (body,) in db.execute("SELECT body FROM items")]
+        import boto3
+
+        table = boto3.resource("dynamodb").Table(self.settings.commerce_table)
+        items, kwargs = [], {}
+        while True:
+            page = table.scan(ConsistentRead=True, **kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def open_store(self):
+        """The gateway's store, opened again for a test to write into (call in a loop)."""
+        from store import open_store
+
+        return open_store(table=self.settings.commerce_table, sqlite_path=self.settings.gateway_db)
 
     def calls(self) -> tuple[int, int]:
         """(store calls, Stripe calls) made by this gateway so far."""
@@ -119,6 +147,16 @@ class Gateway:
         import stripe
 
         return stripe.StripeClient("sk_test_inspector", base_addresses={"api": base or f"{self.url}/_stripe"})
+
+
+def engine_env(request) -> dict[str, str]:
+    """Extra environment for a gateway on the parametrized engine: nothing for SQLite;
+    a fresh table for DynamoDB Local."""
+    if request.param == "sqlite":
+        return {}
+    request.getfixturevalue("dynamodb_local")
+    table = asyncio.run(fresh_dynamodb_table(None))
+    return {"COMMERCE_TABLE": table, **{k: os.environ[k] for k in os.environ if k.startswith("AWS_")}}
 
 
 def start_gateway(env: dict[str, str]):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
 
-from conftest import gateway_env, start_gateway
+from conftest import engine_env, gateway_env, start_gateway
 
 VIEWER = "{ viewer { userId email displayName shippingAddress { line1 city postalCode country } } }"
 DASHBOARD = """query($first: Int, $after: String) { viewer { userId email
@@ -21,11 +22,11 @@ UPDATE = """mutation($input: UpdateProfileInput!) { updateProfile(input: $input)
   userErrors { field code message } } }"""
 
 
-@pytest.fixture(scope="module")
-def dash(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
+def dash(request, tmp_path_factory):
     # 20 aliased order(id) fields in one request need more than the default 15 aliases
     server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("dashboard"),
-                                               GRAPHQL_MAX_ALIASES="25"))
+                                               GRAPHQL_MAX_ALIASES="25", **engine_env(request)))
     httpx.post(f"{client.url}/_stripe/_emulator/webhooks", json={"mode": "off"})
     yield client
     client.http.close()
@@ -37,12 +38,11 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
     """Orders as the webhook records them, written straight into the store."""
     from commerce.orders import project
     from store import keys
-    from store.sqlite import SQLiteStore
 
     owner = guest_email.lower() if guest_email else user_id
 
     async def write() -> list[str]:
-        store = await SQLiteStore.open(gateway.settings.gateway_db)
+        store = await gateway.open_store()
         ids = []
         for n in range(count):
             order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{n:05d}x"
@@ -249,3 +249,26 @@ def test_twenty_orders_by_id_cost_one_batch_read(dash):
     body, store_calls, stripe_calls = measured(dash, query, None, token)
     assert len([v for v in body["data"].values() if v]) == 20
     assert store_calls == 1 and stripe_calls == 0
+
+
+def test_a_shopper_who_paid_sees_the_order_in_history_and_detail(dash):
+    token = dash.token("paying-shopper", email="payer@example.com")
+    httpx.post(f"{dash.url}/_stripe/_emulator/webhooks", json={"mode": "deliver"})
+    try:
+        q = dash.gql('mutation { createCartQuote(input: {items: [{sku: "BR-PEARL", quantity: 2}]}) '
+                     '{ quote { signature total { amount } } } }', token=token)["data"]["createCartQuote"]["quote"]
+        session = dash.gql('mutation($s: ID!) { createCheckoutSession(input: {quoteSignature: $s}) '
+                           '{ checkoutSession { id url } } }', {"s": q["signature"]}, token
+                           )["data"]["createCheckoutSession"]["checkoutSession"]
+        paid = httpx.post(session["url"], data={"email": "payer@example.com", "card_number": "4242424242424242"})
+        assert paid.status_code == 303
+        deadline = time.monotonic() + 5
+        while dash.count_items("USER#paying-shopper", "ORDER#%") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        edges = dash.gql(DASHBOARD, {"first": 5}, token)["data"]["viewer"]["orders"]["edges"]
+        assert [e["node"]["id"] for e in edges] == [session["id"]]
+        assert edges[0]["node"]["total"]["amount"] == q["total"]["amount"]
+        assert dash.gql(ORDER, {"id": session["id"]}, token)["data"]["order"]["status"] == "PAID"
+    finally:
+        httpx.post(f"{dash.url}/_stripe/_emulator/webhooks", json={"mode": "off"})

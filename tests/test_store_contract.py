@@ -161,3 +161,11 @@ async def test_versioned_put_does_not_write_over_an_expired_item(store):
 async def test_conflicting_conditions_are_refused(store):
     with pytest.raises(ValueError):
         await store.put(item("X", "Y", version=1), if_absent=True, if_version=0)
+
+
+async def test_an_item_without_a_version_counts_as_version_zero(store):
+    await store.put(item("USER#legacy", "PROFILE", email="old@example.com"))
+    assert await store.put(item("USER#legacy", "PROFILE", email="new@example.com", version=1), if_version=0)
+    assert not await store.put(item("USER#legacy", "PROFILE", version=1), if_version=0)
+    assert not await store.put(item("USER#nobody", "PROFILE", version=1), if_version=0)
+    assert await store.get(Key("USER#nobody", "PROFILE")) is None

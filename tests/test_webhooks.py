@@ -10,11 +10,12 @@ import json
 import random
 import sqlite3
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import gateway_env, start_gateway
+from conftest import engine_env, gateway_env, start_gateway
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -30,14 +31,7 @@ def sign(payload: bytes, secret: str = WHSEC, t: int | None = None, scheme: str 
 def hook(request, tmp_path_factory):
     """The gateway with webhook secrets set (two, as during a rotation), on each engine.
     The emulator's own deliveries are off: tests deliver events themselves."""
-    extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}"}
-    if request.param == "dynamodb":
-        import os
-        from conftest import fresh_dynamodb_table
-
-        request.getfixturevalue("dynamodb_local")
-        extra["COMMERCE_TABLE"] = asyncio.run(fresh_dynamodb_table(None))
-        extra.update({k: os.environ[k] for k in os.environ if k.startswith("AWS_")})
+    extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request)}
     server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra))
     client.engine = request.param
     emulator(client, "webhooks", {"mode": "off"})
@@ -92,21 +86,8 @@ def deliver(gateway, event: dict, secret: str = WHSEC) -> httpx.Response:
 
 
 def order_items(gateway) -> list[dict]:
-    """Every order in the store, read straight from the engine."""
-    if gateway.engine == "sqlite":
-        with sqlite3.connect(gateway.settings.gateway_db) as db:
-            rows = db.execute("SELECT body FROM items WHERE sk LIKE 'ORDER#%'").fetchall()
-        return [json.loads(body) for (body,) in rows]
-    import boto3
-
-    table = boto3.resource("dynamodb").Table(gateway.settings.commerce_table)
-    items, kwargs = [], {}
-    while True:
-        page = table.scan(**kwargs)
-        items += [i for i in page["Items"] if str(i["SK"]).startswith("ORDER#")]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """Every order listing in the store, read straight from the engine."""
+    return [i for i in gateway.all_items() if str(i["SK"]).startswith("ORDER#")]
 
 
 def orders_for(gateway, session_id: str) -> list[dict]:
@@ -262,8 +243,6 @@ def test_disputes_open_and_close(hook):
 
 
 def test_an_expired_session_closes_its_record_and_makes_no_order(hook):
-    from commerce.checkout import SOURCE  # noqa: F401 (the metadata marker used above)
-
     session = new_session(hook)
     hook.stripe().v1.checkout.sessions.expire(session.id)
     response = deliver(hook, event_of(hook, "checkout.session.expired", session.id))
@@ -399,3 +378,38 @@ def test_storm_of_shuffled_duplicated_concurrent_deliveries(hook):
     assert {o["status"] for o in orders} == {"PAID"}
     print(f"\nstorm on {hook.engine}: 1000 deliveries of 300 events in {seconds:.2f}s "
           f"({1000 / seconds:.0f}/s)")
+
+
+# ---- dead letters ------------------------------------------------------------------------
+
+def test_an_event_failing_again_and_again_becomes_a_dead_letter_and_replays(hook):
+    import os
+    import subprocess
+    import sys
+
+    from webhooks.receipts import MAX_ATTEMPTS
+
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    emulator(hook, "faults", {"rate_500": 1.0})
+    try:
+        answers = [deliver(hook, event) for _ in range(MAX_ATTEMPTS)]
+    finally:
+        emulator(hook, "faults", {"rate_500": 0.0})
+    assert [a.status_code for a in answers] == [500] * (MAX_ATTEMPTS - 1) + [200]
+    assert answers[-1].json()["deadLetter"] is True
+    assert hook.count_items("DEADLETTER", f"EVENT#{event['id']}") == 1
+    assert orders_for(hook, session.id) == []
+
+    env = {**os.environ, "STRIPE_SECRET": "sk_test_replay", "STRIPE_API_BASE": f"{hook.url}/_stripe",
+           "GATEWAY_DB": str(hook.settings.gateway_db), "COMMERCE_TABLE": hook.settings.commerce_table or ""}
+    root = Path(__file__).resolve().parent.parent
+    replay = subprocess.run([sys.executable, str(root / "cli.py"), "replay-dead-letters"], env=env,
+                            capture_output=True, text=True, timeout=120, cwd=root)
+    assert replay.returncode == 0, replay.stderr
+    assert f"{event['id']} checkout.session.completed: applied" in replay.stdout
+    assert "1 done, 0 still failing" in replay.stdout
+    assert len(orders_for(hook, session.id)) == 1
+    assert hook.count_items("DEADLETTER", f"EVENT#{event['id']}") == 0
+    assert deliver(hook, event).json()["duplicate"] is True
