@@ -147,3 +147,30 @@ def test_export_schema_prints_sdl(env):
     result = gateway("export-schema", env=env)
     assert result.returncode == 0
     assert "createCartQuote(input: CreateCartQuoteInput!): CreateCartQuotePayload!" in result.stdout
+
+
+def test_the_emulator_command_serves_stripe_and_prints_its_secret(env):
+    import stripe
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "emulator", "--port", str(port),
+                             "--webhook-secret", "whsec_cli_test_123"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, proc, timeout=30)
+        client = stripe.StripeClient("sk_test_cli", base_addresses={"api": f"http://127.0.0.1:{port}"})
+        assert client.v1.customers.create(params={"email": "cli@example.com"}).id.startswith("cus_")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}" in out and "whsec_cli_test_123" in out
+
+
+@pytest.mark.parametrize("args, says", [
+    (["emulator", "--webhook-secret", "nope"], "whsec_"),
+    (["emulator", "--webhook-url", "ftp://x"], "URL"),
+    (["replay-dead-letters"], "STRIPE_SECRET"),
+])
+def test_emulator_and_replay_flags_are_checked(env, args, says):
+    result = gateway(*args, env=env)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
