@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         "sync", help="create or update Stripe products and prices from the catalog (idempotent)")
     sync.set_defaults(run=_catalog_sync)
 
+    sync = commands.add_parser("sync-orders", help="find and repair orders the webhooks missed")
+    sync.add_argument("--since", type=_instant, help="ISO 8601 instant (default: the last checkpoint)")
+    sync.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    sync.add_argument("--json", action="store_true", help="print the report as JSON")
+    sync.set_defaults(run=_sync_orders)
+
     replay = commands.add_parser("replay-dead-letters",
                                  help="reprocess webhook events kept as dead letters, and report")
     replay.set_defaults(run=_replay)
@@ -210,6 +216,67 @@ def _catalog_sync(args: argparse.Namespace) -> int:
         return 0
 
     return _run_against_stripe("catalog sync", work)
+
+
+def _instant(value: str) -> int:
+    from datetime import datetime, timezone
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 instant like 2026-11-01T00:00:00Z")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp())
+
+
+def _sync_orders(args: argparse.Namespace) -> int:
+    import json
+
+    from webhooks.reconcile import SyncInProgress, sync_orders
+
+    def progress(report) -> None:
+        if sys.stderr.isatty() and not args.json:
+            print(f"\rpage {report.pages}: {report.scanned} scanned, {report.created} created, "
+                  f"{report.updated} updated", end="", file=sys.stderr, flush=True)
+
+    async def work(settings, store, payments) -> int:
+        try:
+            report = await sync_orders(store, payments, since=args.since, dry_run=args.dry_run,
+                                       per_second=settings.stripe_sync_rate, on_page=progress)
+        except SyncInProgress as exc:
+            print(f"gateway: {exc}; try again when it has finished", file=sys.stderr)
+            return 3
+        if args.json:
+            print(json.dumps(report.as_dict()))
+        else:
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            print(f"{'would change' if args.dry_run else 'synced'}: {report.scanned} scanned, "
+                  f"{report.created} created, {report.updated} updated, {report.ignored} ignored "
+                  f"(foreign), {report.events} undelivered events processed")
+        return 0
+
+    return _run_against_stripe("sync-orders", work)
+
+
+def scheduled_sync() -> dict:
+    """For a scheduler (the deploy's timer, a cron job): one reconciliation with the
+    process's configuration, returning the report. A run already in progress is not an
+    error: it is reported as skipped."""
+    from webhooks.reconcile import SyncInProgress, sync_orders
+
+    settings = load_settings()
+
+    async def run() -> dict:
+        async with _backends(settings) as (store, payments):
+            try:
+                report = await sync_orders(store, payments, per_second=settings.stripe_sync_rate)
+            except SyncInProgress:
+                return {"skipped": "a reconciliation is already running"}
+            return report.as_dict()
+
+    return asyncio.run(run())
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     checkout_success_url: str | None = Field(None, pattern=r"^https?://\S+$")
     checkout_cancel_url: str | None = Field(None, pattern=r"^https?://\S+$")
     session_ttl_minutes: int = Field(1440, ge=30, le=1440)  # Stripe allows 30 min to 24 h
+    stripe_sync_rate: int = Field(20, ge=1, le=100)  # Stripe calls per second for sync-orders
     stripe_max_network_retries: int = Field(2, ge=0, le=10)
     stripe_timeout_seconds: int = Field(10, ge=1, le=80)
     shipping_countries: Annotated[list[str], NoDecode] = []

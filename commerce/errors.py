@@ -17,6 +17,7 @@ class ErrorCode(str, Enum):
     QUOTE_EXPIRED = "QUOTE_EXPIRED"
     QUOTE_INVALID = "QUOTE_INVALID"
     PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
+    SYNC_IN_PROGRESS = "SYNC_IN_PROGRESS"
 
 
 @dataclass(frozen=True, slots=True)

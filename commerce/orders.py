@@ -91,11 +91,14 @@ def order_number(order_id: str) -> str:
 
 
 async def order_from_session(
-    store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None
+    store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None,
+    session: Any = None,
 ) -> dict[str, Any] | None:
     """The order for a checkout session (made now if need be), with any extra facts
-    merged in; None when the session is unknown, not ours, or not completed."""
-    session = await payments.retrieve_session(session_id)
+    merged in; None when the session is unknown, not ours, or not completed. A caller
+    that has just fetched the session from Stripe may pass it."""
+    if session is None:
+        session = await payments.retrieve_session(session_id)
     if session is None or not is_ours(session) or session.status != "complete":
         return None
     seen = Facts(paid=session.payment_status == "paid")
@@ -111,10 +114,10 @@ async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict
     """Merge facts into the stored order (a versioned write, redone on conflict)."""
     def change(current: dict[str, Any]) -> dict[str, Any] | None:
         merged = facts_of(current).merge(facts)
-        if merged == facts_of(current):
-            return None
-        return {**current, "facts": _facts_item(merged), "refunded": merged.refunded,
-                "status": status_of(merged, current["total"])}
+        status = status_of(merged, current["total"])
+        if merged == facts_of(current) and current.get("status") == status:
+            return None  # also repairs a status that disagrees with its facts
+        return {**current, "facts": _facts_item(merged), "refunded": merged.refunded, "status": status}
 
     updated = await update_versioned(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind

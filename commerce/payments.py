@@ -9,11 +9,13 @@ itself (`max_network_retries`), reusing one idempotency key across its retries.
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
 import stripe
+from aiolimiter import AsyncLimiter
 
 log = logging.getLogger("gateway.stripe")
 SOURCE = "commerce-gateway"  # metadata.source on everything the gateway creates in Stripe
@@ -42,8 +44,18 @@ class Payments:
         )
         self.calls = 0
         self.errors = 0
+        self.limiter: AsyncLimiter | None = None
+
+    def throttled(self, per_second: float) -> Payments:
+        """The same client, at most `per_second` calls a second (for batch jobs, which
+        must leave Stripe's account-wide rate limit to the shop)."""
+        view = copy.copy(self)
+        view.limiter = AsyncLimiter(per_second, 1)
+        return view
 
     async def call(self, operation: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        if self.limiter is not None:
+            await self.limiter.acquire()
         self.calls += 1
         try:
             return await operation(*args, **kwargs)

@@ -12,14 +12,16 @@ from strawberry.types import ExecutionContext, Info
 from commerce.errors import ErrorCode
 from commerce.pricing import CartLine
 from commerce.quotes import QuoteRejected
+import resolvers.admin as admin_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
+from schema.admin import SyncOrdersInput, SyncOrdersPayload
 from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
-from schema.errors import BAD_USER_INPUT, UNAUTHENTICATED, gateway_error
+from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
 from schema.orders import Order
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.extensions import RefuseBadCredentials
@@ -107,6 +109,21 @@ class Mutation:
         if isinstance(result, list):
             return UpdateProfilePayload(profile=None, user_errors=user_errors(result))
         return UpdateProfilePayload(profile=Profile.of(result), user_errors=[])
+
+    @strawberry.mutation(description="Admin only (JWT claim roles contains \"admin\").")
+    async def sync_orders(self, info: Info, input: SyncOrdersInput | None = strawberry.UNSET) -> SyncOrdersPayload:
+        viewer = info.context.viewer
+        if viewer is None:
+            raise gateway_error(UNAUTHENTICATED, "Sign in as an admin to reconcile orders.")
+        if not viewer.is_admin:
+            raise gateway_error(FORBIDDEN, "Reconciling orders needs the admin role.")
+        since = input.since if input else None  # UNSET and null both mean "no input"
+        result = await admin_resolvers.run_sync(info.context, since)
+        if isinstance(result, list):
+            return SyncOrdersPayload(scanned=0, created=0, updated=0, ignored=0, events=0,
+                                     user_errors=user_errors(result))
+        return SyncOrdersPayload(scanned=result.scanned, created=result.created, updated=result.updated,
+                                 ignored=result.ignored, events=result.events, user_errors=[])
 
 
 class GatewaySchema(strawberry.Schema):

@@ -100,7 +100,8 @@ def dead_letter(event_id: str) -> Key:
     return Key(DEAD_LETTERS, f"EVENT#{event_id}")
 
 
-STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")
+STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)
+SYNC_LEASE = Key("SYSTEM", "SYNC_LEASE")  # ours: who is reconciling, until when
 STRIPE_CATALOG = Key("SYSTEM", "STRIPE_CATALOG")  # SKU -> Stripe product and price ids
 SESSION_PREFIX = "SESSION#"
 

@@ -326,6 +326,14 @@ def list_refunds(call: Call) -> dict:
     return _expand_list(call, paginate(rows, call.params, "/v1/refunds"))
 
 
+def list_disputes(call: Call) -> dict:
+    check_known(call.params, LIST_PARAMS | {"charge", "payment_intent"})
+    charge, pi = text(call.params, "charge"), text(call.params, "payment_intent")
+    rows = [d for d in call.state.disputes.values()
+            if (charge is None or d["charge"] == charge) and (pi is None or d["payment_intent"] == pi)]
+    return _expand_list(call, paginate(rows, call.params, "/v1/disputes"))
+
+
 def close_dispute(call: Call) -> dict:
     check_known(call.params, {"expand"})
     dispute = _get(call.state, "disputes", call.ids["id"], "dispute")
@@ -406,7 +414,7 @@ ROUTES: list[tuple[str, str, Callable[[Call], dict]]] = [
     ("POST", "/v1/refunds", create_refund),
     ("GET", "/v1/refunds", list_refunds),
     ("GET", "/v1/refunds/{id}", retrieve("refunds", "refund")),
-    ("GET", "/v1/disputes", lister("disputes", "/v1/disputes")),
+    ("GET", "/v1/disputes", list_disputes),
     ("GET", "/v1/disputes/{id}", retrieve("disputes", "dispute")),
     ("POST", "/v1/disputes/{id}/close", close_dispute),
     ("GET", "/v1/events", list_events),

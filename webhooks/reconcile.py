@@ -1,0 +1,200 @@
+"""Reconciliation: find and repair what the webhooks missed. It lives beside the webhook
+route because it feeds the same handlers, receipts and order function (`gateway sync-orders`,
+the `syncOrders` mutation, the schedule).
+
+Safe at any time, any number of times, and after a crash:
+- One run at a time: a lease item (SYSTEM / SYNC_LEASE) that expires, so a dead run
+  never blocks the next.
+- Sessions are read newest first, a page of 100 at a time, each through the one order
+  function (creating missing orders) with refunds and disputes brought up to date. The
+  window reaches back a day before the last run, since a session can be paid up to 24 h
+  after it was created.
+- The checkpoint (SYSTEM / STRIPE_SYNC) records the page reached after every page, so a
+  run that died resumes where it stopped; redoing a page changes nothing.
+- Then events Stripe could not deliver (delivery_success=false, the 30 days it keeps)
+  go through the webhook handlers, exactly once (the same receipts as the webhook).
+- Stripe calls are throttled (STRIPE_SYNC_RATE per second); the SDK backs off on 429.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable
+
+from commerce.orders import Facts, apply_facts, facts_of, find_order, is_ours, order_from_session, status_of
+from commerce.payments import Payments
+from store import Store, keys
+from store.base import now_epoch
+from webhooks import receipts
+from webhooks.handlers import handle
+
+PAGE = 100
+LEASE_SECONDS = 300
+LOOKBACK = 24 * 3600  # a session can be paid up to a day after it is created
+FIRST_WINDOW = 24 * 3600
+EVENT_HORIZON = 30 * 86400
+HANDLED_EVENTS = [
+    "checkout.session.completed", "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed", "charge.refunded", "charge.dispute.created",
+    "charge.dispute.closed",
+]
+
+
+class SyncInProgress(Exception):
+    """Another reconciliation holds the lease."""
+
+
+@dataclass
+class SyncReport:
+    scanned: int = 0
+    created: int = 0
+    updated: int = 0
+    ignored: int = 0  # sessions this gateway did not make
+    events: int = 0  # undelivered events processed
+    pages: int = 0
+    since: int = 0
+    until: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Hook = Callable[[SyncReport], Awaitable[None] | None]
+
+
+async def sync_orders(
+    store: Store, payments: Payments, *, since: int | None = None, dry_run: bool = False,
+    per_second: float = 20, on_page: Hook | None = None,
+) -> SyncReport:
+    holder = await _take_lease(store)
+    try:
+        return await _run(store, payments.throttled(per_second), holder, since, dry_run, on_page)
+    finally:
+        await _release_lease(store, holder)
+
+
+async def _run(store: Store, payments: Payments, holder: str, since: int | None, dry_run: bool,
+               on_page: Hook | None) -> SyncReport:
+    checkpoint = await store.get(keys.STRIPE_SYNC) or {}
+    now = now_epoch()
+    run = checkpoint.get("run") if since is None else None
+    if run is None:
+        last = checkpoint.get("lastSyncAt")
+        start = since if since is not None else (last - LOOKBACK if isinstance(last, int) else now - FIRST_WINDOW)
+        run = {"since": start, "until": now, "startingAfter": None}
+    report = SyncReport(since=run["since"], until=run["until"], dry_run=dry_run)
+    while True:
+        params: dict[str, Any] = {
+            "created": {"gte": run["since"], "lte": run["until"]}, "status": "complete", "limit": PAGE,
+            "expand": ["data.payment_intent.latest_charge"]}
+        if run["startingAfter"]:
+            params["starting_after"] = run["startingAfter"]
+        page = await payments.call(payments.client.v1.checkout.sessions.list_async, params=params)
+        for session in page.data:
+            await _reconcile(store, payments, session, report)
+        report.pages += 1
+        if page.data:
+            run = {**run, "startingAfter": page.data[-1].id}
+        if not dry_run:
+            await _save_checkpoint(store, checkpoint, run if page.has_more else None, report)
+            await _renew_lease(store, holder)
+        if on_page is not None:
+            result = on_page(report)
+            if result is not None:
+                await result
+        if not page.has_more:
+            break
+    await _undelivered_events(store, payments, report, dry_run)
+    return report
+
+
+async def _reconcile(store: Store, payments: Payments, session: Any, report: SyncReport) -> None:
+    report.scanned += 1
+    if not is_ours(session):
+        report.ignored += 1
+        return
+    facts = await _facts(payments, session)
+    existing = await find_order(store, session.id)
+    if existing is None:
+        if report.dry_run or await order_from_session(store, payments, session.id, facts=facts,
+                                                      session=session) is not None:
+            report.created += 1
+        return
+    merged = facts_of(existing).merge(facts)
+    if merged == facts_of(existing) and existing.get("status") == status_of(merged, existing["total"]):
+        return
+    if not report.dry_run:
+        await apply_facts(store, existing, facts)
+    report.updated += 1
+
+
+async def _facts(payments: Payments, session: Any) -> Facts:
+    paid = session.payment_status == "paid"
+    pi = session.payment_intent
+    charge = getattr(pi, "latest_charge", None) if pi is not None and not isinstance(pi, str) else None
+    if charge is None or isinstance(charge, str):
+        return Facts(paid=paid)
+    dispute = "none"
+    if charge.disputed:
+        disputes = await payments.call(payments.client.v1.disputes.list_async,
+                                       params={"charge": charge.id, "limit": 1})
+        if disputes.data:
+            status = disputes.data[0].status
+            dispute = status if status in ("won", "lost") else "open"
+    return Facts(paid=paid, refunded=charge.amount_refunded or 0, dispute=dispute)
+
+
+async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool) -> None:
+    params: dict[str, Any] = {"delivery_success": False, "types": HANDLED_EVENTS, "limit": PAGE,
+                              "created": {"gte": now_epoch() - EVENT_HORIZON}}
+    while True:
+        page = await payments.call(payments.client.v1.events.list_async, params=params)
+        for event in page.data:
+            data = event.to_dict()
+            if dry_run:
+                continue
+            if await receipts.claim(store, data["id"], data["type"]) != "new":
+                continue
+            try:
+                outcome = await handle(store, payments, data)
+            except Exception as exc:
+                await receipts.fail(store, data, f"{type(exc).__name__}: {exc}")
+                raise
+            await receipts.finish(store, data["id"], data["type"], outcome)
+            report.events += 1
+        if not page.has_more or not page.data:
+            return
+        params["starting_after"] = page.data[-1].id
+
+
+async def _save_checkpoint(store: Store, checkpoint: dict, run: dict | None, report: SyncReport) -> None:
+    key = keys.STRIPE_SYNC
+    item = {**checkpoint, keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "SyncCheckpoint", "run": run}
+    if run is None:  # the window is done: the next run starts from here
+        item.update(lastSyncAt=report.until, lastSyncCount=report.created)
+    checkpoint.clear()
+    checkpoint.update(item)
+    await store.put(item)
+
+
+async def _take_lease(store: Store) -> str:
+    holder = uuid.uuid4().hex
+    key = keys.SYNC_LEASE
+    if not await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "SyncLease", "holder": holder,
+                            keys.EXPIRES_AT: now_epoch() + LEASE_SECONDS}, if_absent=True):
+        raise SyncInProgress("a reconciliation is already running")
+    return holder
+
+
+async def _renew_lease(store: Store, holder: str) -> None:
+    current = await store.get(keys.SYNC_LEASE)
+    if current is not None and current["holder"] == holder:
+        await store.put({**current, keys.EXPIRES_AT: now_epoch() + LEASE_SECONDS})
+
+
+async def _release_lease(store: Store, holder: str) -> None:
+    current = await store.get(keys.SYNC_LEASE)
+    if current is not None and current["holder"] == holder:
+        await store.delete(keys.SYNC_LEASE)
