@@ -1,0 +1,108 @@
+"""sync-orders over N sessions: time and peak RSS of the syncing process.
+
+The emulator runs in its own process (`gateway emulator`), so its in-memory state does
+not count against the sync. Sessions are created and paid with deliveries off, so the
+sync has every order to create. The baseline, in the same run, is the same sync over
+N/10 sessions: memory must not grow with the number of sessions.
+
+    .venv/bin/python bench/sync_orders.py [--sessions 10000] [--rate 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from services import free_port, wait_for_port  # noqa: E402
+
+
+async def seed(base: str, count: int) -> None:
+    headers = {"authorization": "Bearer sk_test_bench"}
+    limit = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        async def one(n: int) -> None:
+            async with limit:
+                made = await client.post("/v1/checkout/sessions", data={
+                    "mode": "payment", "success_url": "https://shop.example/ok",
+                    "metadata[source]": "commerce-gateway", "metadata[userId]": f"bench-{n % 100}",
+                    "line_items[0][price_data][currency]": "usd",
+                    "line_items[0][price_data][unit_amount]": str(1000 + n % 500),
+                    "line_items[0][price_data][product_data][name]": "Cuff",
+                    "line_items[0][quantity]": "1"})
+                await client.post(f"/_emulator/checkout/sessions/{made.json()['id']}/pay",
+                                  json={"card_number": "4242424242424242", "email": f"b{n}@example.com"})
+        await asyncio.gather(*(one(n) for n in range(count)))
+
+
+def sync_in_child(base: str, rate: int) -> dict:
+    """Run the sync in a fresh process and read its peak RSS there."""
+    code = f"""
+import asyncio, json, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from commerce.payments import Payments
+from store.sqlite import SQLiteStore
+from webhooks.reconcile import sync_orders
+async def main():
+    store = await SQLiteStore.open({tempfile.mkdtemp()!r} + "/bench.db")
+    payments = Payments("sk_test_bench", api_base={base!r}, max_network_retries=3)
+    started = time.perf_counter()
+    report = await sync_orders(store, payments, since=0, per_second={rate})
+    seconds = time.perf_counter() - started
+    await payments.close(); await store.close()
+    return report, seconds
+report, seconds = asyncio.run(main())
+print(json.dumps({{"scanned": report.scanned, "created": report.created, "seconds": round(seconds, 2),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(count: int, rate: int) -> dict:
+    port = free_port()
+    env = {**os.environ, "STRIPE_EMULATOR_WEBHOOK_URL": ""}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "emulator", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        asyncio.run(seed(base, count))
+        seeded = time.perf_counter() - started
+        result = sync_in_child(base, rate)
+        return {"sessions": count, "seed_seconds": round(seeded, 1), **result}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=100, help="Stripe calls per second allowed")
+    args = parser.parse_args()
+    baseline = run(max(args.sessions // 10, 1), args.rate)
+    measured = run(args.sessions, args.rate)
+    summary = {"baseline": baseline, "measured": measured,
+               "time_ratio": round(measured["seconds"] / max(baseline["seconds"], 0.01), 2),
+               "rss_ratio": round(measured["peak_rss_mb"] / baseline["peak_rss_mb"], 2)}
+    print(json.dumps(summary, indent=2))
+    out = ROOT / "bench" / "results" / "sync_orders.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
