@@ -137,6 +137,12 @@ class Gateway:
 
         return open_store(table=self.settings.commerce_table, sqlite_path=self.settings.gateway_db)
 
+    def control(self, path: str, body: dict | None = None) -> dict:
+        """A test control of the emulator this gateway mounts (/_stripe/_emulator/...)."""
+        response = self.http.post(f"/_stripe/_emulator/{path}", json=body or {}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def calls(self) -> tuple[int, int]:
         """(store calls, Stripe calls) made by this gateway so far."""
         services = self.app.state.services

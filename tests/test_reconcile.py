@@ -28,11 +28,6 @@ def recon(request, tmp_path_factory):
     server.stop()
 
 
-def control(gateway, path: str, body: dict | None = None) -> dict:
-    response = httpx.post(f"{gateway.url}/_stripe/_emulator/{path}", json=body or {}, timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()
-
 
 def paid_sessions(gateway, count: int, tag: str) -> list[str]:
     stripe = gateway.stripe()
@@ -45,10 +40,10 @@ def paid_sessions(gateway, count: int, tag: str) -> list[str]:
             "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1000 + n,
                                            "product_data": {"name": "Cuff", "metadata": {"sku": "BR-CUFF"}}},
                             "quantity": 1}]})
-        control(gateway, f"checkout/sessions/{session.id}/pay",
+        gateway.control(f"checkout/sessions/{session.id}/pay",
                 {"card_number": "4242424242424242", "email": f"{tag}{n}@example.com"})
         ids.append(session.id)
-    control(gateway, "webhooks/flush")
+    gateway.control("webhooks/flush")
     return ids
 
 
@@ -81,11 +76,11 @@ async def corrupt(gateway, order_ids: list[str], status: str) -> None:
 
 
 def test_one_run_repairs_missed_webhooks_and_corrupted_statuses_and_a_second_changes_nothing(recon):
-    control(recon, "webhooks", {"mode": "deliver", "undelivered_rate": 0.05, "seed": 11})
+    recon.control("webhooks", {"mode": "deliver", "undelivered_rate": 0.05, "seed": 11})
     try:
         ids = paid_sessions(recon, 200, f"rep-{recon.engine}")
     finally:
-        control(recon, "webhooks", {"undelivered_rate": 0.0})
+        recon.control("webhooks", {"undelivered_rate": 0.0})
     before = orders(recon, ids)
     missing = len(ids) - len(before)
     assert 0 < missing < 30, missing  # about 5 % never delivered
@@ -108,11 +103,11 @@ def test_a_run_killed_mid_way_resumes_without_duplicates(recon):
     from commerce.payments import Payments
     from webhooks.reconcile import sync_orders
 
-    control(recon, "webhooks", {"mode": "off"})
+    recon.control("webhooks", {"mode": "off"})
     try:
         ids = paid_sessions(recon, 150, f"kill-{recon.engine}")
     finally:
-        control(recon, "webhooks", {"mode": "deliver"})
+        recon.control("webhooks", {"mode": "deliver"})
     assert orders(recon, ids) == {}
 
     class Killed(Exception):

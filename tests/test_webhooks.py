@@ -34,16 +34,11 @@ def hook(request, tmp_path_factory):
     extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request)}
     server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra))
     client.engine = request.param
-    emulator(client, "webhooks", {"mode": "off"})
+    client.control("webhooks", {"mode": "off"})
     yield client
     client.http.close()
     server.stop()
 
-
-def emulator(gateway, path: str, body: dict | None = None) -> dict:
-    response = httpx.post(f"{gateway.url}/_stripe/_emulator/{path}", json=body or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def new_session(gateway, user_id: str | None = "user-hooks", amount: int = 3000, quantity: int = 1):
@@ -59,7 +54,7 @@ def new_session(gateway, user_id: str | None = "user-hooks", amount: int = 3000,
 
 
 def pay(gateway, session_id: str, card: str = "4242424242424242") -> dict:
-    return emulator(gateway, f"checkout/sessions/{session_id}/pay",
+    return gateway.control(f"checkout/sessions/{session_id}/pay",
                     {"card_number": card, "email": "Buyer@Example.com", "name": "B. Uyer"})
 
 
@@ -208,7 +203,7 @@ def test_a_refund_arriving_before_completed_creates_the_order_and_stays_refunded
 def test_delayed_payment_processing_then_failed_even_when_reordered(hook):
     session = new_session(hook)
     pay(hook, session.id, card="4000000000001000")
-    emulator(hook, f"checkout/sessions/{session.id}/async_payment", {"outcome": "failed"})
+    hook.control(f"checkout/sessions/{session.id}/async_payment", {"outcome": "failed"})
     failed = event_of(hook, "checkout.session.async_payment_failed", session.id)
     completed = event_of(hook, "checkout.session.completed", session.id)
     deliver(hook, failed)
@@ -222,7 +217,7 @@ def test_delayed_payment_that_succeeds(hook):
     pay(hook, session.id, card="4000000000001000")
     deliver(hook, event_of(hook, "checkout.session.completed", session.id))
     assert orders_for(hook, session.id)[0]["status"] == "PROCESSING"
-    emulator(hook, f"checkout/sessions/{session.id}/async_payment", {"outcome": "succeeded"})
+    hook.control(f"checkout/sessions/{session.id}/async_payment", {"outcome": "succeeded"})
     deliver(hook, event_of(hook, "checkout.session.async_payment_succeeded", session.id))
     assert orders_for(hook, session.id)[0]["status"] == "PAID"
 
@@ -234,10 +229,10 @@ def test_disputes_open_and_close(hook):
     stripe = hook.stripe()
     charge = stripe.v1.payment_intents.retrieve(
         stripe.v1.checkout.sessions.retrieve(session.id).payment_intent).latest_charge
-    dispute = emulator(hook, f"charges/{charge}/dispute", {})
+    dispute = hook.control(f"charges/{charge}/dispute", {})
     deliver(hook, event_of(hook, "charge.dispute.created", dispute["id"]))
     assert orders_for(hook, session.id)[0]["status"] == "DISPUTED"
-    emulator(hook, f"disputes/{dispute['id']}/close", {"outcome": "won"})
+    hook.control(f"disputes/{dispute['id']}/close", {"outcome": "won"})
     deliver(hook, event_of(hook, "charge.dispute.closed", dispute["id"]))
     assert orders_for(hook, session.id)[0]["status"] == "PAID"
 
@@ -317,11 +312,11 @@ def test_a_stripe_failure_mid_processing_is_5xx_and_the_redelivery_completes(hoo
     session = new_session(hook)
     pay(hook, session.id)
     event = event_of(hook, "checkout.session.completed", session.id)
-    emulator(hook, "faults", {"rate_500": 1.0})
+    hook.control("faults", {"rate_500": 1.0})
     try:
         assert deliver(hook, event).status_code == 500
     finally:
-        emulator(hook, "faults", {"rate_500": 0.0})
+        hook.control("faults", {"rate_500": 0.0})
     assert orders_for(hook, session.id) == []
     assert deliver(hook, event).json()["outcome"] == "applied"
     assert len(orders_for(hook, session.id)) == 1
@@ -392,11 +387,11 @@ def test_an_event_failing_again_and_again_becomes_a_dead_letter_and_replays(hook
     session = new_session(hook)
     pay(hook, session.id)
     event = event_of(hook, "checkout.session.completed", session.id)
-    emulator(hook, "faults", {"rate_500": 1.0})
+    hook.control("faults", {"rate_500": 1.0})
     try:
         answers = [deliver(hook, event) for _ in range(MAX_ATTEMPTS)]
     finally:
-        emulator(hook, "faults", {"rate_500": 0.0})
+        hook.control("faults", {"rate_500": 0.0})
     assert [a.status_code for a in answers] == [500] * (MAX_ATTEMPTS - 1) + [200]
     assert answers[-1].json()["deadLetter"] is True
     assert hook.count_items("DEADLETTER", f"EVENT#{event['id']}") == 1
