@@ -27,6 +27,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 import dev_pages
+from middleware import HttpHygiene
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
@@ -72,7 +73,8 @@ class GatewayGraphQL(GraphQL):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             request_id = getattr(request.state, "request_id", None)
-            result.errors = [coded(error, request_id) for error in result.errors]
+            hide = request.app.state.hide_suggestions
+            result.errors = [coded(error, request_id, hide_suggestions=hide) for error in result.errors]
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
@@ -157,9 +159,11 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     routes: list[Any] = [
-        Route("/graphql", GatewayGraphQL(build_schema(
-            max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
-            max_tokens=settings.graphql_max_tokens), graphql_ide="graphiql"), methods=["GET", "POST"]),
+        Route("/graphql", GatewayGraphQL(
+            build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
+                         max_tokens=settings.graphql_max_tokens,
+                         introspection=settings.introspection_enabled),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None), methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
@@ -180,8 +184,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id"], max_age=600,
         ))
+    middleware.insert(0, Middleware(HttpHygiene, max_body=settings.max_body_bytes,
+                                    production=settings.production, own_limits=(WEBHOOK_PATH,)))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
+    app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
     return app
 
 

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(10, ge=2, le=50)
     graphql_max_aliases: int = Field(15, ge=1, le=200)
     graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # In production these are off unless set to true; in development, on unless set to false.
+    graphql_introspection: bool | None = None
+    graphiql: bool | None = None
+    graphql_suggestions: bool | None = None
     public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @classmethod
@@ -135,6 +140,14 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.graphql_introspection if self.graphql_introspection is not None else not self.production
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.production
 
     def secret(self, name: str) -> str:
         value = getattr(self, name)

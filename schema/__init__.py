@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
+    DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
 )
 from strawberry.types import ExecutionContext, Info
 
@@ -132,13 +132,15 @@ class GatewaySchema(strawberry.Schema):
         """schema.errors.coded logs what needs logging; client mistakes are not server errors."""
 
 
-def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000) -> GatewaySchema:
+def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000,
+                 introspection: bool = True) -> GatewaySchema:
     """The schema with its operation limits (checked before execution)."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
             RefuseBadCredentials,
+            *([] if introspection else [DisableIntrospection]),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),

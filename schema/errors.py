@@ -9,6 +9,7 @@ with INTERNAL_SERVER_ERROR and the request id, and logged in full.
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 
@@ -36,7 +37,10 @@ EXPECTED = {
 }
 
 
-def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
+SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
+def coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: bool = False) -> GraphQLError:
     if (error.extensions or {}).get("code") is not None:
         return error
     expected = EXPECTED.get(type(error.original_error))
@@ -46,7 +50,8 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
         return GraphQLError(message, nodes=error.nodes, path=error.path,
                             extensions={"code": code, "requestId": request_id})
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
-        return GraphQLError(error.message, nodes=error.nodes, source=error.source,
+        message = SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+        return GraphQLError(message, nodes=error.nodes, source=error.source,
                             positions=error.positions, path=error.path,
                             extensions={**(error.extensions or {}), "code": BAD_USER_INPUT})
     log.error("unexpected error (request %s) at %s", request_id, error.path,

@@ -1,0 +1,82 @@
+"""HTTP hygiene for every response: a request body limit and security headers."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class HttpHygiene:
+    """Refuses request bodies over `max_body` bytes (413, before the app reads past the
+    limit) and adds security headers to every response (HSTS in production)."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, production: bool,
+                 own_limits: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.own_limits = own_limits  # paths whose routes enforce their own body limits
+        self.headers = API_HEADERS + ([HSTS] if production else [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.own_limits:
+            await self.app(scope, receive, self._with_headers(send))
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge
+            return message
+
+        sending = self._with_headers(send)
+
+        async def with_headers(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await sending(message)
+
+        try:
+            await self.app(scope, limited_receive, with_headers)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    def _with_headers(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
+            await send(message)
+        return sending
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"errors": [{"message": f"Request body over {self.max_body} bytes.",
+                                       "extensions": {"code": "BAD_USER_INPUT"}}]}).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            *self.headers]})
+        await send({"type": "http.response.body", "body": body})
