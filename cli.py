@@ -141,8 +141,9 @@ def _serve(args: argparse.Namespace) -> int:
         else f"SQLite {settings.gateway_db}"
     print(f"gateway: {settings.environment}, store: {store}")
     print(f"gateway: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
+    # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
     uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False,
-                log_level="info")
+                log_level="info", proxy_headers=False)
     return 0
 
 

@@ -28,6 +28,7 @@ class Services:
     prices: CatalogMap
     checkout: CheckoutConfig
     webhook_secrets: list[str]
+    trusted_proxies: tuple = ()
     emulated: bool = False
 
     @property

@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 
 import dev_pages
 from middleware import HttpHygiene
+from ratelimit import parse_networks
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
@@ -140,7 +141,8 @@ async def open_services(
         log.warning("no STRIPE_WEBHOOK_SECRET: every webhook delivery will be refused")
     return Services(settings=settings, store=store, catalog=catalog, verifier=TokenVerifier(settings),
                     payments=payments, prices=prices, checkout=checkout_config(settings),
-                    webhook_secrets=webhook_secrets, emulated=emulator is not None)
+                    webhook_secrets=webhook_secrets, emulated=emulator is not None,
+                    trusted_proxies=parse_networks(settings.trusted_proxies))
 
 
 async def healthz(request: Request) -> Response:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(10, ge=2, le=50)
     graphql_max_aliases: int = Field(15, ge=1, le=200)
     graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    rate_limit_quotes: int = Field(60, ge=1, le=100_000)  # per client IP and per user, a minute
+    rate_limit_checkouts: int = Field(20, ge=1, le=100_000)
+    rate_limit_webhooks: int = Field(1200, ge=1, le=1_000_000)  # per client IP, a minute
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     # In production these are off unless set to true; in development, on unless set to false.
     graphql_introspection: bool | None = None
@@ -76,7 +80,19 @@ class Settings(BaseSettings):
     def settings_customise_sources(cls, settings_cls, init_settings, **_others):
         return (init_settings,)  # load_settings reads the environment (see _from_env)
 
-    @field_validator("cors_allow_origin", "shipping_countries", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, entries: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network like 10.0.0.0/8") from None
+        return entries
+
+    @field_validator("cors_allow_origin", "shipping_countries", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

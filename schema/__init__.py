@@ -15,6 +15,7 @@ from commerce.quotes import QuoteRejected
 import resolvers.admin as admin_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
+import resolvers.limits as limits
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
@@ -78,6 +79,7 @@ class Mutation:
         "with nothing stored."
     ))
     async def create_cart_quote(self, info: Info, input: CreateCartQuoteInput) -> CreateCartQuotePayload:
+        await limits.enforce(info.context, "quote")
         lines = [CartLine(item.sku, item.quantity) for item in input.items]
         result = await quote_resolvers.create_cart_quote(info.context, lines)
         if isinstance(result, list):
@@ -91,6 +93,7 @@ class Mutation:
     async def create_checkout_session(
         self, info: Info, input: CreateCheckoutSessionInput
     ) -> CreateCheckoutSessionPayload:
+        await limits.enforce(info.context, "checkout")
         result = await checkout_resolvers.create_checkout_session(
             info.context, input.quote_signature, input.email)
         if isinstance(result, list):

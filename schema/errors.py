@@ -14,6 +14,7 @@ import re
 from graphql import GraphQLError
 
 from commerce.payments import PaymentsUnavailable
+from ratelimit import Limited
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
@@ -43,6 +44,9 @@ SUGGESTION = re.compile(r" Did you mean .*\?$")
 def coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: bool = False) -> GraphQLError:
     if (error.extensions or {}).get("code") is not None:
         return error
+    if isinstance(error.original_error, Limited):
+        return GraphQLError("Too many requests; try again later.", nodes=error.nodes, path=error.path,
+                            extensions={"code": RATE_LIMITED, "retryAfter": error.original_error.retry_after})
     expected = EXPECTED.get(type(error.original_error))
     if expected is not None:
         code, message = expected

@@ -51,6 +51,10 @@ class Store(Protocol):
 
     async def delete(self, key: Key) -> None: ...
 
+    async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
+        """Atomically add to an integer attribute (a counter), making the item if it is
+        missing, and return the new value. The item expires at expires_at (set once)."""
+
     async def query(
         self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
         newest_first: bool = True,
@@ -101,6 +105,11 @@ def check_put(item: Item, if_absent: bool, if_version: int | None) -> None:
     if if_version is not None and (isinstance(if_version, bool) or not isinstance(if_version, int)):
         raise TypeError("if_version must be an int")
     check_item(item)
+
+
+def check_attribute(name: str) -> None:
+    if not name.isidentifier() or name in ("PK", "SK", EXPIRES_AT):
+        raise ValueError(f"{name!r} cannot be a counter")
 
 
 def check_item(item: Item) -> None:

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_limit, check_put, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_attribute, check_limit, check_put, decode_cursor,
     encode_cursor, is_expired, now_epoch, unique_keys,
 )
 from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
@@ -137,6 +137,17 @@ class DynamoDBStore:
         except ClientError:
             return False
         return True
+
+    async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
+        check_attribute(attribute)
+        response = await self._call(
+            "update_item", Key=_wire_key(key), ReturnValues="UPDATED_NEW",
+            UpdateExpression="ADD #attr :amount SET #exp = if_not_exists(#exp, :exp), "
+                             "#entity = if_not_exists(#entity, :entity)",
+            ExpressionAttributeNames={"#attr": attribute, "#exp": EXPIRES_AT, "#entity": "entity"},
+            ExpressionAttributeValues={":amount": {"N": str(amount)}, ":exp": {"N": str(expires_at)},
+                                       ":entity": {"S": "Counter"}})
+        return int(response["Attributes"][attribute]["N"])
 
     async def delete(self, key: Key) -> None:
         await self._call("delete_item", Key=_wire_key(key))

@@ -71,7 +71,7 @@ def session_pointer(session_id: str) -> Key:
     return Key(f"SESSION#{session_id}", "METADATA")
 
 
-def rate_window(client: str, window_id: int) -> Key:
+def rate_window(client: str, window_id: int | str) -> Key:
     return Key(f"RATE#{client}", f"WINDOW#{window_id}")
 
 

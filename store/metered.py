@@ -44,6 +44,10 @@ class MeteredStore:
         self._count("put")
         return await self.inner.put(item, if_absent=if_absent, if_version=if_version)
 
+    async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
+        self._count("add")
+        return await self.inner.add(key, attribute, amount, expires_at=expires_at)
+
     async def delete(self, key: Key) -> None:
         self._count("delete")
         await self.inner.delete(key)

@@ -16,7 +16,7 @@ import aiosqlite
 import orjson
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_limit, check_put, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreError, check_attribute, check_limit, check_put, decode_cursor,
     encode_cursor, now_epoch, unique_keys,
 )
 from store.keys import EXPIRES_AT, Key, key_of
@@ -116,6 +116,22 @@ class SQLiteStore:
             (*row, now_epoch()),
         ) as cur:
             return cur.rowcount == 1
+
+    @_store_errors
+    async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
+        check_attribute(attribute)
+        path = f"$.{attribute}"
+        fresh = orjson.dumps({"PK": key.pk, "SK": key.sk, "entity": "Counter", attribute: amount,
+                              EXPIRES_AT: expires_at}).decode()
+        async with self._conn.execute(
+            "INSERT INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (pk, sk) DO UPDATE SET body = json_set(CAST(body AS TEXT), ?, "
+            "coalesce(json_extract(CAST(body AS TEXT), ?), 0) + ?) "
+            "RETURNING json_extract(CAST(body AS TEXT), ?)",
+            (key.pk, key.sk, expires_at, fresh, path, path, amount, path),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0])
 
     @_store_errors
     async def delete(self, key: Key) -> None:

@@ -169,3 +169,16 @@ async def test_an_item_without_a_version_counts_as_version_zero(store):
     assert not await store.put(item("USER#legacy", "PROFILE", version=1), if_version=0)
     assert not await store.put(item("USER#nobody", "PROFILE", version=1), if_version=0)
     assert await store.get(Key("USER#nobody", "PROFILE")) is None
+
+
+async def test_counters_add_atomically_and_make_the_item(store):
+    key = Key("RATE#203.0.113.9", "WINDOW#123")
+    expires = now_epoch() + 60
+    results = await asyncio.gather(*(store.add(key, "count", 1, expires_at=expires) for _ in range(40)))
+    assert sorted(results) == list(range(1, 41))
+    counter = await store.get(key)
+    assert counter["count"] == 40 and counter["expiresAt"] == expires
+    assert await store.add(key, "count", 5, expires_at=expires + 999) == 45
+    assert (await store.get(key))["expiresAt"] == expires  # set once
+    with pytest.raises(ValueError):
+        await store.add(key, "PK", 1, expires_at=expires)

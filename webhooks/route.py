@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from ratelimit import Limited, client_ip, hit
 from store import StoreError
 from webhooks import receipts
 from webhooks.handlers import handle
@@ -34,6 +35,14 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if services is None:  # a delivery during start-up: Stripe will retry
         return _answer(503, error="starting up; retry")
     settings = services.settings
+    try:
+        await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
+                  settings.rate_limit_webhooks)
+    except Limited as limited:
+        return JSONResponse({"error": "rate limited"}, status_code=429,
+                            headers={"Retry-After": str(limited.retry_after)})
+    except StoreError:
+        return _answer(503, error="store unavailable")
     try:
         payload = await _read_body(request)
     except ValueError as exc:
