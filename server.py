@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 import uuid
 from typing import Any, AsyncIterator
 
@@ -41,6 +42,8 @@ from schema.errors import coded
 from settings import Settings, load_settings, read_stripe_secret, read_webhook_secrets
 from store import StoreError, open_store
 from store.metered import MeteredStore, start_counting
+from commerce.payments import start_counting as start_stripe_counting
+from observability import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, metrics, operation_label, user_hash
 from webhooks.route import stripe_webhook
 
 log = logging.getLogger("gateway")
@@ -57,10 +60,14 @@ class GatewayGraphQL(GraphQL):
                           loaders=Loaders(services.store, services.payments))
         request.state.request_id = context.request_id
         request.state.store_calls = start_counting()
+        request.state.stripe_calls = start_stripe_counting()
+        request.state.started = time.perf_counter()
+        request.state.user = None
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
                 context.viewer = await services.verifier.verify(token)
+                request.state.user = context.viewer.user_id
         except AuthError as exc:
             context.auth_error = str(exc)
         return context
@@ -76,10 +83,30 @@ class GatewayGraphQL(GraphQL):
             request_id = getattr(request.state, "request_id", None)
             hide = request.app.state.hide_suggestions
             result.errors = [coded(error, request_id, hide_suggestions=hide) for error in result.errors]
+        _log_request(request, result)
         return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+
+def _log_request(request: Request, result: ExecutionResult) -> None:
+    state = request.state
+    started = getattr(state, "started", None)
+    if started is None:  # a request that never reached get_context (a parse failure of the body)
+        return
+    seconds = time.perf_counter() - started
+    codes = sorted({(e.extensions or {}).get("code", "?") for e in result.errors or []})
+    operation = operation_label(getattr(state, "operation", None))
+    REQUEST_SECONDS.labels(operation).observe(seconds)
+    if "PAYMENT_PROVIDER_UNAVAILABLE" in codes:
+        STRIPE_ERRORS.inc()
+    if "INTERNAL_SERVER_ERROR" in codes and any(
+            isinstance(e.original_error, StoreError) for e in result.errors or []):
+        STORE_ERRORS.inc()
+    log_line("request", requestId=state.request_id, operation=operation, user=user_hash(state.user),
+             ms=round(seconds * 1000, 2), storeCalls=sum(state.store_calls.values()),
+             stripeCalls=state.stripe_calls[0], outcome="ok" if not codes else ",".join(codes))
 
 
 def _request_id(request: Request) -> str:
@@ -169,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     if not settings.checkout_success_url or not settings.checkout_cancel_url:
         routes += dev_pages.routes

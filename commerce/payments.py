@@ -9,6 +9,7 @@ itself (`max_network_retries`), reusing one idempotency key across its retries.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
@@ -18,6 +19,14 @@ import stripe
 from aiolimiter import AsyncLimiter
 
 log = logging.getLogger("gateway.stripe")
+_request_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("stripe_calls", default=None)
+
+
+def start_counting() -> list[int]:
+    """Count this task's (request's) Stripe calls from now on: [calls]."""
+    counter = [0]
+    _request_calls.set(counter)
+    return counter
 SOURCE = "commerce-gateway"  # metadata.source on everything the gateway creates in Stripe
 T = TypeVar("T")
 
@@ -57,6 +66,9 @@ class Payments:
         if self.limiter is not None:
             await self.limiter.acquire()
         self.calls += 1
+        request = _request_calls.get()
+        if request is not None:
+            request[0] += 1
         try:
             return await operation(*args, **kwargs)
         except UNAVAILABLE as exc:

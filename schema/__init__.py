@@ -25,7 +25,7 @@ from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateC
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
 from schema.orders import Order
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
-from schema.extensions import RefuseBadCredentials
+from schema.extensions import OperationName, RefuseBadCredentials
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import user_errors
 
@@ -143,6 +143,7 @@ def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int 
         mutation=Mutation,
         extensions=[
             RefuseBadCredentials,
+            OperationName,
             *([] if introspection else [DisableIntrospection]),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),

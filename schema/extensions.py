@@ -21,3 +21,13 @@ class RefuseBadCredentials(SchemaExtension):
                 data=None, errors=[gateway_error(UNAUTHENTICATED, reason)]
             )
         yield
+
+
+class OperationName(SchemaExtension):
+    """Tell the request (for its log line and metrics) which operation it ran."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        request = getattr(self.execution_context.context, "request", None)
+        if request is not None:
+            request.state.operation = self.execution_context.operation_name

@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from observability import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
 from ratelimit import Limited, client_ip, hit
 from store import StoreError
 from webhooks import receipts
@@ -26,8 +27,11 @@ MAX_BODY = 256 * 1024
 BUSY_WAIT_SECONDS = 5.0
 
 
-def _answer(status: int, **body: object) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+def _answer(status: int, label: str | None = None, **body: object) -> JSONResponse:
+    """The response; `label` (duplicate, dead-letter, the handler's outcome...) names it in
+    the event's log line and metrics."""
+    headers = {"x-outcome": label} if label else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def stripe_webhook(request: Request) -> JSONResponse:
@@ -61,6 +65,18 @@ async def stripe_webhook(request: Request) -> JSONResponse:
 
 
 async def _process(services, event: dict) -> JSONResponse:
+    started = time.perf_counter()
+    response = await _handle(services, event)
+    outcome = response.headers.get("x-outcome", str(response.status_code))
+    WEBHOOK_EVENTS.labels(event["type"][:60], outcome).inc()
+    if outcome == "dead-letter":
+        DEAD_LETTERS.inc()
+    log_line("webhook", eventId=event["id"], type=event["type"][:60], outcome=outcome,
+             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2))
+    return response
+
+
+async def _handle(services, event: dict) -> JSONResponse:
     store, payments = services.store, services.payments
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     try:
@@ -72,7 +88,7 @@ async def _process(services, event: dict) -> JSONResponse:
         log.error("webhook %s: store unavailable: %s", event["id"], exc)
         return _answer(503, error="store unavailable")
     if claim == "done":
-        return _answer(200, received=True, duplicate=True)
+        return _answer(200, "duplicate", received=True, duplicate=True)
     try:
         outcome = await handle(store, payments, event)
         await receipts.finish(store, event["id"], event["type"], outcome)
@@ -84,10 +100,9 @@ async def _process(services, event: dict) -> JSONResponse:
             log.exception("webhook %s: could not record the failure", event["id"])
             dead = False
         if dead:
-            return _answer(200, received=True, deadLetter=True)
-        return _answer(500, error="processing failed; retry")
-    log.info("webhook %s %s: %s", event["id"], event["type"], outcome)
-    return _answer(200, received=True, outcome=outcome)
+            return _answer(200, "dead-letter", received=True, deadLetter=True)
+        return _answer(500, "failed", error="processing failed; retry")
+    return _answer(200, outcome, received=True, outcome=outcome)
 
 
 async def _read_body(request: Request) -> bytes:

@@ -1,0 +1,56 @@
+"""One JSON log line per request and per webhook event, and Prometheus metrics.
+
+Log lines carry a request id, the operation, a hash of the user id (never the id,
+token, email or card data), the duration, store and Stripe call counts, and the
+outcome. /metrics serves the counters below in Prometheus' text format."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+access_log = logging.getLogger("gateway.access")
+OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_OPERATION_LABELS = 200  # client-chosen names: bounded, so metrics cannot be flooded
+
+REGISTRY = CollectorRegistry()
+REQUEST_SECONDS = Histogram("gateway_request_seconds", "GraphQL request latency", ["operation"],
+                            registry=REGISTRY, buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+WEBHOOK_EVENTS = Counter("gateway_webhook_events_total", "Webhook deliveries by event type and outcome",
+                         ["type", "outcome"], registry=REGISTRY)
+STRIPE_ERRORS = Counter("gateway_stripe_errors_total", "Stripe calls that failed (unavailable)",
+                        registry=REGISTRY)
+STORE_ERRORS = Counter("gateway_store_errors_total", "Requests that failed on the store", registry=REGISTRY)
+DEAD_LETTERS = Counter("gateway_dead_letters_total", "Webhook events kept as dead letters", registry=REGISTRY)
+_labels: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    if not name:
+        return "anonymous"
+    if not OPERATION_NAME.match(name):
+        return "invalid"
+    if name not in _labels and len(_labels) >= MAX_OPERATION_LABELS:
+        return "other"
+    _labels.add(name)
+    return name
+
+
+def user_hash(user_id: str | None) -> str | None:
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16] if user_id else None
+
+
+def log_line(kind: str, **fields: Any) -> None:
+    access_log.info(orjson.dumps({"kind": kind, **fields}).decode())
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
