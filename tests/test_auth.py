@@ -182,3 +182,9 @@ def test_rs256_rejections(jwks_gateway):
     }
     for name, token in cases.items():
         assert outcome(gateway, token) == "UNAUTHENTICATED", name
+
+
+def test_a_critical_header_we_do_not_understand_is_refused(strict_gateway):
+    for crit in (["exp"], ["b64"], ["x-custom"]):
+        token = hs256(claims(), headers={"crit": crit, "b64": False} if crit == ["b64"] else {"crit": crit})
+        assert outcome(strict_gateway, token) == "UNAUTHENTICATED", crit

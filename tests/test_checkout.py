@@ -314,3 +314,34 @@ def test_a_signed_in_shoppers_order_is_not_shown_to_others(gateway):
     for other in (None, gateway.token("someone-else", email="x@example.com")):
         seen = gateway.gql(ORDER_OF_SESSION, {"id": session["id"]}, other)["data"]["checkoutSession"]
         assert seen["status"] == "COMPLETE" and seen["order"] is None
+
+
+def test_stripe_failing_thirty_percent_of_the_time_never_duplicates_a_session(gateway):
+    """429s, 500s and dropped connections at 30 %: the SDK retries under one idempotency
+    key, the shopper retries on PAYMENT_PROVIDER_UNAVAILABLE, and each quote still has
+    exactly one session."""
+    signatures = [quote(gateway, items=[{"sku": "E-MAG-GLD", "quantity": n % 3 + 1}])["signature"]
+                  for n in range(15)]
+    httpx.post(f"{gateway.url}/_stripe/_emulator/faults",
+               json={"rate_429": 0.1, "rate_500": 0.1, "rate_drop": 0.1, "seed": 5})
+    unavailable = 0
+    try:
+        sessions = {}
+        for signature in signatures:
+            for _ in range(10):
+                body = gateway.gql(CHECKOUT, {"sig": signature})
+                if "errors" in body:
+                    assert body["errors"][0]["extensions"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
+                    unavailable += 1
+                    continue
+                sessions.setdefault(signature, set()).add(body["data"]["createCheckoutSession"]["checkoutSession"]["id"])
+                break
+    finally:
+        httpx.post(f"{gateway.url}/_stripe/_emulator/faults", json={"rate_429": 0, "rate_500": 0, "rate_drop": 0})
+    assert set(sessions) == set(signatures)
+    made = [s for s in gateway.stripe().v1.checkout.sessions.list(params={"limit": 100}).auto_paging_iter()
+            if "quoteSignature" in s.metadata and s.metadata["quoteSignature"] in signatures]
+    per_quote = {sig: sum(1 for s in made if s.metadata["quoteSignature"] == sig) for sig in signatures}
+    assert set(per_quote.values()) == {1}
+    print(f"\n30 % faults: {len(signatures)} checkouts, {unavailable} PAYMENT_PROVIDER_UNAVAILABLE "
+          f"answers after the SDK's retries, 0 duplicate sessions")
