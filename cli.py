@@ -228,6 +228,8 @@ def _instant(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 instant like 2026-11-01T00:00:00Z")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
+    if not datetime(2010, 1, 1, tzinfo=timezone.utc) <= parsed <= datetime.now(timezone.utc):
+        raise argparse.ArgumentTypeError(f"{value!r} must be after 2010 and not in the future")
     return int(parsed.timestamp())
 
 

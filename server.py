@@ -190,7 +190,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[Any] = [
         Route("/graphql", GatewayGraphQL(
             build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
-                         max_tokens=settings.graphql_max_tokens,
+                         max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
                          introspection=settings.introspection_enabled),
             graphql_ide="graphiql" if settings.graphiql_enabled else None), methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),

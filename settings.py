@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(10, ge=2, le=50)
     graphql_max_aliases: int = Field(15, ge=1, le=200)
     graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+    graphql_max_cost: int = Field(5000, ge=10, le=1_000_000)
     trusted_proxies: Annotated[list[str], NoDecode] = []
     rate_limit_quotes: int = Field(60, ge=1, le=100_000)  # per client IP and per user, a minute
     rate_limit_checkouts: int = Field(20, ge=1, le=100_000)

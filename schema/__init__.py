@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
+    AddValidationRules, DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
 )
 from strawberry.types import ExecutionContext, Info
 
@@ -21,6 +21,7 @@ import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
 from schema.admin import SyncOrdersInput, SyncOrdersPayload
 from schema.catalog import Product
+from schema.cost import cost_limit_rule
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
 from schema.orders import Order
@@ -136,7 +137,7 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000,
-                 introspection: bool = True) -> GatewaySchema:
+                 max_cost: int = 5000, introspection: bool = True) -> GatewaySchema:
     """The schema with its operation limits (checked before execution)."""
     return GatewaySchema(
         query=Query,
@@ -148,6 +149,7 @@ def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int 
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: AddValidationRules([cost_limit_rule(max_cost)]),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],

@@ -93,3 +93,17 @@ def test_production_hides_introspection_graphiql_and_suggestions(production):
 def test_development_keeps_them(gateway):
     assert "Did you mean" in gateway.gql("{ prodcts { sku } }")["errors"][0]["message"]
     assert gateway.gql("{ __schema { queryType { name } } }")["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_the_cost_limit_counts_pages_by_first(gateway):
+    node = "node { id orderNumber status " + " ".join(
+        f"i{n}: items {{ sku name quantity unitPrice {{ amount currency }} total {{ amount }} }}" for n in range(10)) + " }"
+    costly = "query { viewer { orders(first: 100) { edges { cursor " + node + " } } } }"
+    body = refused_before_running(gateway, costly)
+    assert "costs" in body["errors"][0]["message"]
+    token = gateway.token("cost-user", email="c@example.com")
+    cheap = gateway.gql("query { viewer { orders(first: 100) { edges { node { id status } } } } }", token=token)
+    assert "errors" not in cheap
+    variable = gateway.gql("query($n: Int) { viewer { orders(first: $n) { edges { " + node + " } } } }",
+                           {"n": 1}, token)
+    assert variable["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # priced at the largest page

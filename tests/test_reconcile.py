@@ -185,3 +185,9 @@ def test_the_command_line(recon):
     for bad in (["--since", "yesterday"], ["--since", "2026-13-01"], ["--frobnicate"]):
         result = sync(*bad)
         assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("since", ["1969-12-31T23:59:59Z", "2999-01-01T00:00:00Z", "2026-01-01T00:00:00"])
+def test_a_bad_since_is_a_user_error(recon, since):
+    result = recon.gql(SYNC, {"since": since}, admin(recon))["data"]["syncOrders"]
+    assert [(e["code"]) for e in result["userErrors"]] == ["INVALID_INPUT"]
