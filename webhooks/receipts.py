@@ -22,13 +22,13 @@ MAX_ATTEMPTS = 5
 Claim = Literal["new", "done", "busy"]
 
 
-async def claim(store: Store, event_id: str, event_type: str) -> Claim:
+async def claim(store: Store, event_id: str, event_type: str, *, lease: int = LEASE_SECONDS) -> Claim:
     key = keys.event_receipt(event_id)
     now = now_epoch()
     for _ in range(2):  # a second try when a lease expired between our put and get
         if await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "EventReceipt",
                             "eventType": event_type, "status": "processing", "claimedAt": now,
-                            keys.EXPIRES_AT: now + LEASE_SECONDS}, if_absent=True):
+                            keys.EXPIRES_AT: now + lease}, if_absent=True):
             return "new"
         existing = await store.get(key)
         if existing is not None:

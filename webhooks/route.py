@@ -80,7 +80,8 @@ async def _handle(services, event: dict) -> JSONResponse:
     store, payments = services.store, services.payments
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     try:
-        while (claim := await receipts.claim(store, event["id"], event["type"])) == "busy":
+        lease = services.settings.stripe_webhook_lease_seconds
+        while (claim := await receipts.claim(store, event["id"], event["type"], lease=lease)) == "busy":
             if time.monotonic() > deadline:
                 return _answer(503, error="event is being processed; retry later")
             await asyncio.sleep(0.05)
