@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from commerce.orders import order_from_session
 from context import Context
 from loaders import PageKey
+from resolvers.checkout import valid_session_id
 from resolvers.pagination import MAX_FIRST, open_cursor, sign_cursor
 from store.base import encode_cursor
 
-ORDER_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,255}$")
 
 
 class BadFirst(ValueError):
@@ -22,10 +21,6 @@ class OrderPage:
     orders: list[dict[str, Any]]
     cursors: list[str]
     has_next_page: bool
-
-
-def valid_order_id(order_id: str) -> bool:
-    return bool(ORDER_ID.match(order_id))
 
 
 def owns(context: Context, order: dict[str, Any]) -> bool:
@@ -41,7 +36,7 @@ def owns(context: Context, order: dict[str, Any]) -> bool:
 
 async def order(context: Context, order_id: str) -> dict[str, Any] | None:
     """One of the viewer's orders; for anyone else, the same None as a missing order."""
-    if context.viewer is None or not valid_order_id(order_id):
+    if context.viewer is None or not valid_session_id(order_id):  # an order's id is its session's
         return None
     found = await context.loaders.order_by_id.load(order_id)
     return found if found is not None and owns(context, found) else None

@@ -262,8 +262,8 @@ def test_signature_matrix(hook):
     refused = {
         "wrong secret": (payload, sign(payload, "whsec_wrong")),
         "one byte changed": (payload.replace(b'"complete"', b'"c0mplete"', 1), sign(payload)),
-        "stale timestamp": (payload, sign(payload, t=now - 301)),
-        "future timestamp": (payload, sign(payload, t=now + 301)),
+        "stale timestamp": (payload, sign(payload, t=now - 400)),
+        "future timestamp": (payload, sign(payload, t=now + 400)),
         "missing header": (payload, None),
         "empty header": (payload, ""),
         "only v0": (payload, sign(payload, scheme="v0")),
