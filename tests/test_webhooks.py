@@ -491,3 +491,16 @@ def test_a_flaky_store_loses_and_doubles_nothing_when_stripe_redelivers(short_le
     assert sorted(int(o["total"]) for o in orders) == [2000 + n for n in range(40)]
     print(f"\nflaky store on {hook.engine}: {flaky.failures} injected failures, {deliveries} deliveries "
           f"and {len(replayed)} dead letters replayed for 40 events: 40 orders, none doubled")
+
+
+def test_the_tolerance_boundary_is_exact_both_ways():
+    from webhooks.signature import BadSignature, verify_signature
+
+    payload, now = b'{"id": "evt_edge"}', 1_800_000_000
+    for offset, accepted in ((-300, True), (300, True), (-301, False), (301, False)):
+        header = sign(payload, t=now + offset)
+        if accepted:
+            verify_signature(header, payload, [WHSEC], tolerance=300, now=now)
+        else:
+            with pytest.raises(BadSignature):
+                verify_signature(header, payload, [WHSEC], tolerance=300, now=now)
