@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from typing import AsyncIterator, Iterator
@@ -181,15 +182,22 @@ def start_gateway(env: dict[str, str]):
     return server, Gateway(server.url, settings, app)
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory) -> Iterator[Gateway]:
-    """The gateway on the embedded SQLite store, as a newcomer runs it."""
-    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("gateway")))
+@contextlib.contextmanager
+def running_gateway(env: dict[str, str], engine: str = "sqlite") -> Iterator[Gateway]:
+    server, client = start_gateway(env)
+    client.engine = engine
     try:
         yield client
     finally:
         client.http.close()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory) -> Iterator[Gateway]:
+    """The gateway on the embedded SQLite store, as a newcomer runs it."""
+    with running_gateway(gateway_env(tmp_path_factory.mktemp("gateway"))) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

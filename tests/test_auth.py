@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from conftest import JWT_SECRET, gateway_env, start_gateway
+from conftest import JWT_SECRET, gateway_env, running_gateway
 from services import ServerThread
 
 ISSUER, AUDIENCE = "https://auth.babesclub.example/", "commerce-gateway"
@@ -62,10 +62,8 @@ def outcome(gateway, token: str | None = None, header: str | None = None) -> str
 def strict_gateway(tmp_path_factory):
     """The gateway with JWT_ISSUER and JWT_AUDIENCE set."""
     env = gateway_env(tmp_path_factory.mktemp("strict"), JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
-    server, client = start_gateway(env)
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client
 
 
 def test_no_token_is_anonymous_and_allowed(strict_gateway):
@@ -140,10 +138,8 @@ def jwks_gateway(tmp_path_factory, rsa_key):
         Route("/.well-known/jwks.json", lambda request: JSONResponse(jwks))])).start()
     env = gateway_env(tmp_path_factory.mktemp("jwks"),
                       JWT_JWKS_URL=f"{issuer.url}/.well-known/jwks.json", JWT_SECRET="")
-    server, client = start_gateway(env)
-    yield client, rsa_key
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client, rsa_key
     issuer.stop()
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import QUOTE_SECRET, gateway_env, start_gateway
+from conftest import QUOTE_SECRET, gateway_env, running_gateway
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { code } }
@@ -211,10 +211,8 @@ def gateway_without_stripe(tmp_path_factory):
     env = gateway_env(tmp_path_factory.mktemp("nostripe"), STRIPE_SECRET="sk_test_whatever",
                       STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",
                       STRIPE_MAX_NETWORK_RETRIES="1", STRIPE_TIMEOUT_SECONDS="2")
-    server, client = start_gateway(env)
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client
 
 
 def test_a_stripe_outage_is_payment_provider_unavailable_and_writes_nothing(gateway_without_stripe):
@@ -238,10 +236,8 @@ def test_a_stripe_outage_is_payment_provider_unavailable_and_writes_nothing(gate
 def gateway_with_shipping(tmp_path_factory):
     env = gateway_env(tmp_path_factory.mktemp("shipping"), SHIPPING_COUNTRIES="US,GB",
                       SHIPPING_RATES="Standard:500,Express:1500", STRIPE_AUTOMATIC_TAX="true")
-    server, client = start_gateway(env)
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client
 
 
 def test_shipping_and_tax_settings_reach_the_session(gateway_with_shipping):

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, start_gateway
+from conftest import engine_env, gateway_env, running_gateway
 
 VIEWER = "{ viewer { userId email displayName shippingAddress { line1 city postalCode country } } }"
 DASHBOARD = """query($first: Int, $after: String) { viewer { userId email
@@ -25,12 +25,10 @@ UPDATE = """mutation($input: UpdateProfileInput!) { updateProfile(input: $input)
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
 def dash(request, tmp_path_factory):
     # 20 aliased order(id) fields in one request need more than the default 15 aliases
-    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("dashboard"),
-                                               GRAPHQL_MAX_ALIASES="25", **engine_env(request)))
-    httpx.post(f"{client.url}/_stripe/_emulator/webhooks", json={"mode": "off"})
-    yield client
-    client.http.close()
-    server.stop()
+    env = gateway_env(tmp_path_factory.mktemp("dashboard"), GRAPHQL_MAX_ALIASES="25", **engine_env(request))
+    with running_gateway(env, request.param) as client:
+        client.control("webhooks", {"mode": "off"})
+        yield client
 
 
 def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = None,

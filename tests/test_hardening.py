@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import gateway_env, start_gateway
+from conftest import gateway_env, running_gateway
 
 QUOTE_MUTATION = 'createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } }'
 
@@ -74,10 +74,8 @@ def production(tmp_path_factory):
     env = gateway_env(tmp_path_factory.mktemp("prod"), ENVIRONMENT="production",
                       STRIPE_SECRET="sk_test_prod_checks", STRIPE_WEBHOOK_SECRET="whsec_prod",
                       CHECKOUT_SUCCESS_URL="https://shop.example/ok", CHECKOUT_CANCEL_URL="https://shop.example/no")
-    server, client = start_gateway(env)
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client
 
 
 def test_production_hides_introspection_graphiql_and_suggestions(production):

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, start_gateway
+from conftest import engine_env, gateway_env, running_gateway
 
 QUOTE = 'mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } } }'
 LIMIT = 5
@@ -17,10 +17,8 @@ LIMIT = 5
 def limited(request, tmp_path):
     env = gateway_env(tmp_path, RATE_LIMIT_QUOTES=str(LIMIT), RATE_LIMIT_CHECKOUTS=str(LIMIT),
                       RATE_LIMIT_WEBHOOKS=str(LIMIT), **engine_env(request))
-    server, client = start_gateway(env)
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env) as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)
@@ -72,8 +70,7 @@ def test_signed_in_users_have_their_own_budget_too(limited):
 
 def test_behind_a_trusted_proxy_each_client_counts_separately(tmp_path):
     env = gateway_env(tmp_path, RATE_LIMIT_QUOTES=str(LIMIT), TRUSTED_PROXIES="127.0.0.1/32")
-    server, gateway = start_gateway(env)
-    try:
+    with running_gateway(env) as gateway:
         first = burst(gateway, 2 * LIMIT, {"x-forwarded-for": "198.51.100.1"})
         second = burst(gateway, 2 * LIMIT, {"x-forwarded-for": "198.51.100.2, 127.0.0.1"})
         assert [outcome(b) for b in first].count("OK") == LIMIT
@@ -81,9 +78,6 @@ def test_behind_a_trusted_proxy_each_client_counts_separately(tmp_path):
         # a client that prepends a fake hop is still counted by the address the proxy saw
         spoofed = burst(gateway, 2, {"x-forwarded-for": "10.9.9.9, 198.51.100.1"})
         assert {outcome(b) for b in spoofed} == {"RATE_LIMITED"}
-    finally:
-        gateway.http.close()
-        server.stop()
 
 
 def test_the_webhook_route_has_its_own_limit(limited):

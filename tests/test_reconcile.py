@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, start_gateway
+from conftest import engine_env, gateway_env, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
@@ -20,12 +20,9 @@ SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanne
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
 def recon(request, tmp_path_factory):
-    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("recon"), STRIPE_SYNC_RATE="100",
-                                               **engine_env(request)))
-    client.engine = request.param
-    yield client
-    client.http.close()
-    server.stop()
+    env = gateway_env(tmp_path_factory.mktemp("recon"), STRIPE_SYNC_RATE="100", **engine_env(request))
+    with running_gateway(env, request.param) as client:
+        yield client
 
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, start_gateway
+from conftest import engine_env, gateway_env, running_gateway
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -32,12 +32,9 @@ def hook(request, tmp_path_factory):
     """The gateway with webhook secrets set (two, as during a rotation), on each engine.
     The emulator's own deliveries are off: tests deliver events themselves."""
     extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request)}
-    server, client = start_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra))
-    client.engine = request.param
-    client.control("webhooks", {"mode": "off"})
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra), request.param) as client:
+        client.control("webhooks", {"mode": "off"})
+        yield client
 
 
 
@@ -438,12 +435,9 @@ def short_lease(request, tmp_path):
     retries without waiting a minute."""
     env = gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC, STRIPE_WEBHOOK_LEASE_SECONDS="1",
                       **engine_env(request))
-    server, client = start_gateway(env)
-    client.engine = request.param
-    client.control("webhooks", {"mode": "off"})
-    yield client
-    client.http.close()
-    server.stop()
+    with running_gateway(env, request.param) as client:
+        client.control("webhooks", {"mode": "off"})
+        yield client
 
 
 def test_a_flaky_store_loses_and_doubles_nothing_when_stripe_redelivers(short_lease):
