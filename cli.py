@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server (GraphQL, health)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--workers", type=_workers, default=os.environ.get("GATEWAY_WORKERS", "1"),
+                       help="worker processes (default GATEWAY_WORKERS or 1)")
     serve.set_defaults(run=_serve)
 
     table = commands.add_parser("create-table", help="create the DynamoDB table (idempotent)")
@@ -96,6 +98,13 @@ def _webhook_secret(value: str) -> str:
     return value
 
 
+def _workers(value: str | int) -> int:
+    value = str(value)
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (1-64)")
+    return int(value)
+
+
 def _port(value: str | int) -> int:
     value = str(value)
     if not value.isdigit() or not 1 <= int(value) <= 65535:
@@ -142,8 +151,17 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"gateway: {settings.environment}, store: {store}")
     print(f"gateway: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False,
-                log_level="info", proxy_headers=False)
+    options = dict(host=args.host, port=args.port, access_log=False, log_level="info", proxy_headers=False)
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    from server import emulated_payments
+
+    if emulated_payments(settings):
+        print("gateway: --workers needs STRIPE_SECRET: the built-in Stripe emulator keeps its "
+              "state in one process", file=sys.stderr)
+        return 2
+    uvicorn.run("server:create_app", factory=True, workers=args.workers, **options)
     return 0
 
 

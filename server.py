@@ -7,6 +7,7 @@ the Stripe client once per process; requests only borrow them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -185,7 +186,9 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "store": "ok"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starlette:
+    """The gateway. With `lazy`, the services open on the first request instead of in the
+    lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open)."""
     settings = settings or load_settings()
     routes: list[Any] = [
         Route("/graphql", GatewayGraphQL(
@@ -214,12 +217,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id"], max_age=600,
         ))
+    if lazy:
+        middleware.insert(0, Middleware(OpenServicesOnFirstRequest, settings=settings))
     middleware.insert(0, Middleware(HttpHygiene, max_body=settings.max_body_bytes,
                                     production=settings.production, own_limits=(WEBHOOK_PATH,)))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
     app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
     return app
+
+
+class OpenServicesOnFirstRequest:
+    """Open the services once, on the first request, in the loop that serves it; a warm
+    Lambda container reuses them for every later invocation."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self._lock = asyncio.Lock()
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            state = scope["app"].state
+            if getattr(state, "services", None) is None:
+                async with self._lock:
+                    if getattr(state, "services", None) is None:
+                        state.services = await open_services(self.settings, self._stack, state.emulator)
+        await self.app(scope, receive, send)
 
 
 def _mount_emulator(app: Starlette, settings: Settings) -> Any:

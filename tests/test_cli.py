@@ -174,3 +174,31 @@ def test_the_emulator_command_serves_stripe_and_prints_its_secret(env):
 def test_emulator_and_replay_flags_are_checked(env, args, says):
     result = gateway(*args, env=env)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_with_workers(env, stripe_emulator_url):
+    port = free_port()
+    env = {**env, "STRIPE_SECRET": "sk_test_workers", "STRIPE_API_BASE": stripe_emulator_url}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve", "--port", str(port),
+                             "--workers", "2"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, proc, timeout=60)
+        for _ in range(4):
+            body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ products { sku } }"},
+                              timeout=30).json()
+            assert len(body["data"]["products"]) == 20
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+@pytest.mark.parametrize("workers", ["0", "x", "65"])
+def test_bad_worker_counts_are_refused(env, workers):
+    result = gateway("serve", "--workers", workers, env=env)
+    assert result.returncode == 2 and "workers" in result.stderr
+
+
+def test_workers_need_a_real_stripe(env):
+    result = gateway("serve", "--port", str(free_port()), "--workers", "2", env=env)
+    assert result.returncode == 2 and "STRIPE_SECRET" in result.stderr

@@ -1,0 +1,19 @@
+"""AWS Lambda entry point: the same Starlette app (GraphQL, the Stripe webhook, health)
+behind API Gateway, through Mangum. Configuration is read once per cold start; the
+store, catalog and Stripe client open on the first request and serve every later
+invocation of the warm container."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangum import Mangum
+
+from server import create_app
+
+app = create_app(lazy=True)
+_handler = Mangum(app, lifespan="off")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _handler(event, context)
