@@ -17,3 +17,10 @@ _handler = Mangum(app, lifespan="off")
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _handler(event, context)
+
+
+def scheduled_sync_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The schedule's entry point (deploy/template.yaml): one reconciliation run."""
+    from cli import scheduled_sync
+
+    return scheduled_sync()
