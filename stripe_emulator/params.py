@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from stripe_emulator.errors import invalid
 
 MAX_INT = 99_999_999_999
-_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
 def check_known(params: dict[str, Any], allowed: set[str]) -> None:
@@ -39,7 +36,7 @@ def integer(params: dict, name: str, *, required: bool = False, minimum: int = 0
     raw = text(params, name, required=required, max_length=20, where=label)
     if raw is None:
         return None
-    if not _INTEGER.match(raw):
+    if not (raw.isdigit() or (raw.startswith("-") and raw[1:].isdigit())):
         raise invalid(f"Invalid integer: {raw[:40]}", param=label)
     value = int(raw)
     if not minimum <= value <= maximum:
@@ -97,6 +94,6 @@ def currency(params: dict, name: str, *, required: bool = True, where: str | Non
     value = text(params, name, required=required, max_length=3, where=where)
     if value is None:
         return None
-    if not _CURRENCY.match(value):
+    if len(value) != 3 or not value.isalpha():
         raise invalid(f"Invalid currency: {value}", param=where or name)
     return value.lower()

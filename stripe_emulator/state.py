@@ -17,8 +17,7 @@ def public(obj: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class State:
     api_version: str
-    # Called with each new event; returns how many webhook endpoints will receive it.
-    on_event: Callable[[dict[str, Any]], int] = lambda event: 0
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None
     products: dict[str, dict] = field(default_factory=dict)
     prices: dict[str, dict] = field(default_factory=dict)
     customers: dict[str, dict] = field(default_factory=dict)
@@ -36,7 +35,7 @@ class State:
     def emit(self, type_: str, obj: dict[str, Any], previous: dict | None = None) -> dict[str, Any]:
         event = objects.event(type_, public(obj), self.api_version, previous, self.request)
         self.events[event["id"]] = event
-        event["pending_webhooks"] = self.on_event(event)
+        self.on_event(event)
         return event
 
     def collection(self, name: str) -> dict[str, dict]:
