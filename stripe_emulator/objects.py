@@ -12,7 +12,7 @@ def now() -> int:
     return int(time.time())
 
 
-def _address(values: dict | None = None) -> dict[str, Any]:
+def address(values: dict | None = None) -> dict[str, Any]:
     values = values or {}
     return {k: values.get(k) for k in ("city", "country", "line1", "line2", "postal_code", "state")}
 
@@ -54,6 +54,27 @@ def customer(params: dict) -> dict[str, Any]:
         "livemode": False, "metadata": params.get("metadata") or {}, "name": params.get("name"),
         "next_invoice_sequence": 1, "phone": params.get("phone"), "preferred_locales": [],
         "shipping": None, "tax_exempt": "none", "test_clock": None,
+    }
+
+
+def discount(coupon_obj: dict, session: dict) -> dict[str, Any]:
+    """A Discount as Stripe shows it in a session's expanded total_details.breakdown."""
+    return {
+        "id": "di_" + session["id"][-24:], "object": "discount", "checkout_session": session["id"],
+        "customer": session["customer"], "customer_account": None, "end": None, "invoice": None,
+        "invoice_item": None, "promotion_code": None,
+        "source": {"coupon": coupon_obj["id"], "type": "coupon"}, "start": session["created"],
+        "subscription": None, "subscription_item": None,
+    }
+
+
+def tax_rate(country: str, basis_points: int) -> dict[str, Any]:
+    return {
+        "id": f"txr_emulator_{country.lower()}", "object": "tax_rate", "active": True,
+        "country": country, "created": 0, "description": None, "display_name": "Tax",
+        "effective_percentage": basis_points / 100, "flat_amount": None, "inclusive": False,
+        "jurisdiction": country, "jurisdiction_level": "country", "livemode": False, "metadata": {},
+        "percentage": basis_points / 100, "rate_type": "percentage", "state": None, "tax_type": "sales_tax",
     }
 
 
@@ -115,9 +136,9 @@ def charge(pi: dict, billing: dict[str, Any], last4: str) -> dict[str, Any]:
         "id": charge_id, "object": "charge", "amount": pi["amount"], "amount_captured": pi["amount"],
         "amount_refunded": 0, "application": None, "application_fee": None,
         "application_fee_amount": None, "balance_transaction": new_id("txn_"),
-        "billing_details": {"address": _address(billing.get("address")), "email": billing.get("email"),
+        "billing_details": {"address": address(billing.get("address")), "email": billing.get("email"),
                             "name": billing.get("name"), "phone": None, "tax_id": None},
-        "calculated_statement_descriptor": "BABES CLUB", "captured": True, "created": now(),
+        "calculated_statement_descriptor": "EMULATOR", "captured": True, "created": now(),
         "currency": pi["currency"], "customer": pi["customer"], "description": None,
         "disputed": False, "failure_balance_transaction": None, "failure_code": None,
         "failure_message": None, "fraud_details": {}, "livemode": False, "metadata": dict(pi["metadata"]),

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stripe_emulator.errors import invalid
 
 MAX_INT = 99_999_999_999
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
-def check_known(params: dict[str, Any], allowed: set[str]) -> None:
+def check_known(params: dict[str, Any], allowed: set[str], where: str | None = None) -> None:
     for name in params:
         if name not in allowed:
-            raise invalid(f"Received unknown parameter: {name[:80]}", param=name[:80])
+            label = f"{where}[{name[:80]}]" if where else name[:80]
+            raise invalid(f"Received unknown parameter: {label}", param=label)
 
 
 def text(params: dict, name: str, *, required: bool = False, max_length: int = 5000,
@@ -36,7 +40,7 @@ def integer(params: dict, name: str, *, required: bool = False, minimum: int = 0
     raw = text(params, name, required=required, max_length=20, where=label)
     if raw is None:
         return None
-    if not (raw.isdigit() or (raw.startswith("-") and raw[1:].isdigit())):
+    if not _INTEGER.match(raw):
         raise invalid(f"Invalid integer: {raw[:40]}", param=label)
     value = int(raw)
     if not minimum <= value <= maximum:
@@ -78,15 +82,25 @@ def array(params: dict, name: str, *, where: str | None = None, max_items: int =
     return value
 
 
-def metadata(params: dict, name: str = "metadata") -> dict[str, str] | None:
-    value = mapping(params, name)
+def strings(params: dict, name: str, *, where: str | None = None, max_items: int = 100,
+            max_length: int = 5000) -> list[str] | None:
+    label = where or name
+    values = array(params, name, where=label, max_items=max_items)
+    if values is not None and not all(isinstance(v, str) and len(v) <= max_length for v in values):
+        raise invalid(f"Invalid array of strings: {label}", param=label)
+    return values
+
+
+def metadata(params: dict, name: str = "metadata", *, where: str | None = None) -> dict[str, str] | None:
+    label = where or name
+    value = mapping(params, name, where=label)
     if value is None:
         return None
     if len(value) > 50:
-        raise invalid("Metadata can have at most 50 keys.", param=name)
+        raise invalid("Metadata can have at most 50 keys.", param=label)
     for key, item in value.items():
         if not isinstance(item, str) or len(key) > 40 or len(item) > 500:
-            raise invalid(f"Invalid metadata value for {key[:40]}.", param=f"{name}[{key[:40]}]")
+            raise invalid(f"Invalid metadata value for {key[:40]}.", param=f"{label}[{key[:40]}]")
     return {k: v for k, v in value.items() if v != ""}
 
 
@@ -94,6 +108,14 @@ def currency(params: dict, name: str, *, required: bool = True, where: str | Non
     value = text(params, name, required=required, max_length=3, where=where)
     if value is None:
         return None
-    if len(value) != 3 or not value.isalpha():
+    if not _CURRENCY.match(value):
         raise invalid(f"Invalid currency: {value}", param=where or name)
     return value.lower()
+
+
+def merge_metadata(current: dict[str, str], update: dict[str, str], params: dict) -> dict[str, str]:
+    """Stripe's metadata update: keys set to "" are removed; `metadata=""` clears all."""
+    if params.get("metadata") == "":
+        return {}
+    removed = {k for k, v in params["metadata"].items() if v == ""}
+    return {k: v for k, v in {**current, **update}.items() if k not in removed}

@@ -17,7 +17,8 @@ def public(obj: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class State:
     api_version: str
-    on_event: Callable[[dict[str, Any]], None] = lambda event: None
+    # Called with each new event; returns how many webhook endpoints will receive it.
+    on_event: Callable[[dict[str, Any]], int] = lambda event: 0
     products: dict[str, dict] = field(default_factory=dict)
     prices: dict[str, dict] = field(default_factory=dict)
     customers: dict[str, dict] = field(default_factory=dict)
@@ -35,7 +36,7 @@ class State:
     def emit(self, type_: str, obj: dict[str, Any], previous: dict | None = None) -> dict[str, Any]:
         event = objects.event(type_, public(obj), self.api_version, previous, self.request)
         self.events[event["id"]] = event
-        self.on_event(event)
+        event["pending_webhooks"] = self.on_event(event)
         return event
 
     def collection(self, name: str) -> dict[str, dict]:

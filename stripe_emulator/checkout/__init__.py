@@ -1,0 +1,1 @@
+"""Checkout sessions: creation, totals, shipping, settlement and expiry."""

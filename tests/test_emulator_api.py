@@ -1,0 +1,259 @@
+"""The emulator's /v1 API through the official stripe SDK: resources, lists, expansion,
+idempotency, authentication and errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from typing import Iterator
+
+import httpx
+import pytest
+import stripe
+from emulator_helpers import Emu, running_emu
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emu]:
+    """One emulator for this module, shared: tests look only at the objects they made."""
+    yield from running_emu()
+
+
+def test_products_create_retrieve_update_and_list_by_active(emu: Emu):
+    made = emu.stripe.v1.products.create(params={
+        "name": "Necklace", "description": "Gold", "images": ["https://img.example/n.png"],
+        "metadata": {"sku": "N-1"}})
+    assert made.id.startswith("prod_") and len(made.id) > 14 and made.object == "product"
+    assert (made.name, made.description, made.images, made.metadata.to_dict()) == (
+        "Necklace", "Gold", ["https://img.example/n.png"], {"sku": "N-1"})
+    assert made.livemode is False and made.active is True and abs(made.created - time.time()) < 5
+    named = emu.stripe.v1.products.create(params={"id": "prod_custom_necklace", "name": "Named"})
+    assert emu.stripe.v1.products.retrieve("prod_custom_necklace").name == "Named" == named.name
+    updated = emu.stripe.v1.products.update(made.id, params={"active": False, "metadata": {"sku": ""}})
+    assert updated.active is False and updated.metadata.to_dict() == {}
+    inactive = [p.id for p in emu.stripe.v1.products.list(params={"active": False, "limit": 100}).data]
+    active = [p.id for p in emu.stripe.v1.products.list(params={"active": True, "limit": 100}).data]
+    assert made.id in inactive and made.id not in active and named.id in active
+
+
+def test_prices_lookup_keys_are_unique_and_transfer(emu: Emu):
+    product = emu.stripe.v1.products.create(params={"name": "Ring"})
+    first = emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 3000,
+                                                "lookup_key": "ring-std", "metadata": {"size": "7"}})
+    assert (first.unit_amount, first.unit_amount_decimal, first.type, first.lookup_key) == (
+        3000, Decimal("3000"), "one_time", "ring-std")
+    with pytest.raises(stripe.InvalidRequestError) as taken:
+        emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 1,
+                                            "lookup_key": "ring-std"})
+    assert taken.value.http_status == 400 and taken.value.param == "lookup_key"
+    second = emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 3200,
+                                                 "lookup_key": "ring-std", "transfer_lookup_key": True})
+    assert emu.stripe.v1.prices.retrieve(first.id).lookup_key is None
+    found = emu.stripe.v1.prices.list(params={"lookup_keys": ["ring-std"], "expand": ["data.product"]}).data
+    assert [(p.id, p.product.name) for p in found] == [(second.id, "Ring")]
+    emu.stripe.v1.prices.update(first.id, params={"active": False, "lookup_key": "ring-old"})
+    by_product = emu.stripe.v1.prices.list(params={"product": product.id, "active": False}).data
+    assert [(p.id, p.lookup_key) for p in by_product] == [(first.id, "ring-old")]
+    inline = emu.stripe.v1.prices.create(params={"currency": "eur", "unit_amount": 500,
+                                                 "product_data": {"name": "Inline"}})
+    assert emu.stripe.v1.products.retrieve(inline.product).name == "Inline"
+
+
+def test_customers_create_retrieve_update_and_list_by_email(emu: Emu):
+    made = emu.stripe.v1.customers.create(params={"email": "cee@example.com", "name": "Cee",
+                                                  "metadata": {"userId": "u1"}})
+    assert made.id.startswith("cus_") and made.metadata["userId"] == "u1"
+    emu.stripe.v1.customers.update(made.id, params={"name": "Cee Dee", "metadata": {"tier": "gold"}})
+    got = emu.stripe.v1.customers.retrieve(made.id)
+    assert got.name == "Cee Dee" and got.metadata.to_dict() == {"userId": "u1", "tier": "gold"}
+    assert [c.id for c in emu.stripe.v1.customers.list(params={"email": "cee@example.com"}).data] == [made.id]
+
+
+def test_coupons_by_amount_or_percent(emu: Emu):
+    off = emu.stripe.v1.coupons.create(params={"amount_off": 500, "currency": "usd", "duration": "once",
+                                               "name": "5 off"})
+    assert off.object == "coupon" and off.amount_off == 500 and off.percent_off is None and off.valid
+    percent = emu.stripe.v1.coupons.create(params={"id": "SPRING25", "percent_off": 25.5})
+    assert percent.id == "SPRING25" and percent.percent_off == 25.5
+    assert emu.stripe.v1.coupons.retrieve("SPRING25").duration == "once"
+    with pytest.raises(stripe.InvalidRequestError):
+        emu.stripe.v1.coupons.create(params={"amount_off": 500, "percent_off": 10, "currency": "usd"})
+
+
+def test_auto_paging_iter_walks_25_objects_ten_at_a_time(emu: Emu):
+    tag = f"page-{time.monotonic_ns()}"
+    made = [emu.stripe.v1.customers.create(params={"email": f"{tag}@example.com"}).id for _ in range(25)]
+    first = emu.stripe.v1.customers.list(params={"email": f"{tag}@example.com", "limit": 10})
+    assert [c.id for c in first.data] == made[::-1][:10] and first.has_more is True
+    assert first.url == "/v1/customers" and first.object == "list"
+    walked = [c.id for c in first.auto_paging_iter()]
+    assert walked == made[::-1]
+
+
+def test_starting_after_and_ending_before(emu: Emu):
+    tag = f"cursor-{time.monotonic_ns()}"
+    made = [emu.stripe.v1.customers.create(params={"email": f"{tag}@example.com"}).id for _ in range(6)]
+    newest_first = made[::-1]
+    params = {"email": f"{tag}@example.com", "limit": 2}
+    after = emu.stripe.v1.customers.list(params={**params, "starting_after": newest_first[1]})
+    assert [c.id for c in after.data] == newest_first[2:4] and after.has_more is True
+    before = emu.stripe.v1.customers.list(params={**params, "ending_before": newest_first[4]})
+    assert [c.id for c in before.data] == newest_first[2:4] and before.has_more is True
+    last = emu.stripe.v1.customers.list(params={**params, "starting_after": newest_first[3]})
+    assert [c.id for c in last.data] == newest_first[4:] and last.has_more is False
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        emu.stripe.v1.customers.list(params={"starting_after": "cus_nope"})
+    assert unknown.value.param == "starting_after"
+
+
+def test_created_filters(emu: Emu):
+    made = emu.stripe.v1.customers.create(params={"email": "created-filter@example.com"})
+    email = "created-filter@example.com"
+    exact = emu.stripe.v1.customers.list(params={"email": email, "created": made.created}).data
+    assert [c.id for c in exact] == [made.id]
+    assert emu.stripe.v1.customers.list(params={"email": email, "created": {"gt": made.created}}).data == []
+    assert emu.stripe.v1.customers.list(params={"email": email, "created": {"lt": made.created}}).data == []
+    window = {"gte": made.created, "lte": made.created}
+    assert [c.id for c in emu.stripe.v1.customers.list(params={"email": email, "created": window}).data] == [made.id]
+
+
+def test_list_limit_bounds(emu: Emu):
+    for limit in ("0", "101", "ten"):
+        response = emu.api("GET", f"/v1/customers?limit={limit}")
+        assert response.status_code == 400 and response.json()["error"]["param"] == "limit"
+
+
+def test_generic_expansion_of_dotted_paths(emu: Emu):
+    charge = emu.paid_charge()
+    got = emu.stripe.v1.charges.retrieve(charge.id, params={"expand": ["payment_intent"]})
+    assert got.payment_intent.object == "payment_intent" and got.payment_intent.latest_charge == charge.id
+    listed = emu.stripe.v1.charges.list(params={"payment_intent": got.payment_intent.id,
+                                                "expand": ["data.payment_intent"]}).data
+    assert listed[0].payment_intent.id == got.payment_intent.id
+    with pytest.raises(stripe.InvalidRequestError) as bad:
+        emu.stripe.v1.charges.retrieve(charge.id, params={"expand": ["currency"]})
+    assert bad.value.param == "expand"
+
+
+def test_idempotent_replay_returns_the_first_answer(emu: Emu):
+    headers = {"Idempotency-Key": f"key-{time.monotonic_ns()}"}
+    body = {"email": "idem@example.com"}
+    first = emu.api("POST", "/v1/customers", data=body, headers=headers)
+    again = emu.api("POST", "/v1/customers", data=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+    other = emu.api("POST", "/v1/customers", data={"email": "other@example.com"}, headers=headers)
+    assert other.status_code == 400 and other.json()["error"]["type"] == "idempotency_error"
+    failed_key = {"Idempotency-Key": f"bad-{time.monotonic_ns()}"}
+    bad = emu.api("POST", "/v1/customers", data={"nope": "1"}, headers=failed_key)
+    replayed = emu.api("POST", "/v1/customers", data={"nope": "1"}, headers=failed_key)
+    assert bad.status_code == replayed.status_code == 400 and replayed.content == bad.content
+
+
+def test_the_sdk_sees_idempotency_errors(emu: Emu):
+    key = f"sdk-{time.monotonic_ns()}"
+    made = emu.stripe.v1.customers.create(params={"email": "a@example.com"}, options={"idempotency_key": key})
+    same = emu.stripe.v1.customers.create(params={"email": "a@example.com"}, options={"idempotency_key": key})
+    assert same.id == made.id
+    with pytest.raises(stripe.IdempotencyError):
+        emu.stripe.v1.customers.create(params={"email": "b@example.com"}, options={"idempotency_key": key})
+
+
+def test_concurrent_requests_with_one_key_get_409(emu: Emu):
+    assert emu.control("faults", {"latency_ms": 400}).status_code == 200
+    try:
+        headers = {"Idempotency-Key": f"race-{time.monotonic_ns()}"}
+        results: list[httpx.Response] = []
+        first = threading.Thread(target=lambda: results.append(
+            emu.api("POST", "/v1/customers", data={"email": "race@example.com"}, headers=headers)))
+        first.start()
+        time.sleep(0.15)
+        second = emu.api("POST", "/v1/customers", data={"email": "race@example.com"}, headers=headers)
+        first.join()
+    finally:
+        emu.control("faults", {"latency_ms": 0})
+    assert results[0].status_code == 200
+    assert second.status_code == 409 and second.json()["error"]["code"] == "idempotency_key_in_use"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer pk_test_publishable", "Bearer sk_live_real", "Basic abc"])
+def test_only_secret_test_keys_are_accepted(emu: Emu, header: str | None):
+    headers = {} if header is None else {"Authorization": header}
+    response = httpx.get(f"{emu.url}/v1/customers", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "invalid_request_error" and response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("key", ["sk_live_123456789", "pk_test_123456789"])
+def test_the_sdk_raises_authentication_error_for_other_keys(emu: Emu, key: str):
+    client = stripe.StripeClient(key, base_addresses={"api": emu.url})
+    with pytest.raises(stripe.AuthenticationError):
+        client.v1.customers.list()
+
+
+def test_errors_carry_stripes_envelope_and_headers(emu: Emu):
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        emu.stripe.v1.customers.retrieve("cus_does_not_exist")
+    assert missing.value.http_status == 404 and missing.value.code == "resource_missing"
+    assert missing.value.param == "id"
+    unknown = emu.api("POST", "/v1/customers", data={"favourite_colour": "blue"})
+    error = unknown.json()["error"]
+    assert unknown.status_code == 400 and error["param"] == "favourite_colour"
+    assert error["message"] == "Received unknown parameter: favourite_colour"
+    ok = emu.api("GET", "/v1/customers", headers={"Stripe-Version": "2024-06-20"})
+    assert ok.headers["Request-Id"].startswith("req_") and ok.headers["Stripe-Version"] == "2024-06-20"
+    assert emu.api("GET", "/v1/nothing_here").status_code == 404
+
+
+def test_a_declined_card_through_the_api_helper_is_a_402_card_error(emu: Emu):
+    made = emu.session()
+    response = emu.pay(made.id, card="4000000000000002")
+    error = response.json()["error"]
+    assert response.status_code == 402
+    assert (error["type"], error["code"], error["decline_code"]) == ("card_error", "card_declined", "generic_decline")
+
+
+@pytest.mark.parametrize("body", [
+    "a[b=1", "name", "line_items[0]][price]=x", "metadata[a][b]=1&metadata[a]=2", "%ff%fe=1",
+    "unit_amount=12.5", "unit_amount=-3", "unit_amount=99999999999999999999999", "unit_amount=١٢",
+    "currency=dollars", "active=maybe", "images[0][x]=1",
+])
+def test_garbage_price_requests_are_400_not_500(emu: Emu, body: str):
+    response = emu.api("POST", "/v1/prices", content=body.encode(),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+INLINE = {"line_items[0][price_data][currency]": "usd", "line_items[0][price_data][unit_amount]": "100",
+          "line_items[0][price_data][product_data][name]": "Thing", "line_items[0][quantity]": "1"}
+
+
+@pytest.mark.parametrize("change", [
+    {"line_items[0][quantity]": "-1"},
+    {"line_items[0][quantity]": "1000000"},
+    {"line_items[0][quantity]": "two"},
+    {"line_items[0][price_data][unit_amount]": "1e3"},
+    {"line_items[0][price_data][unit_amount]": "-100"},
+    {"line_items[0][price_data][product_data][name]": None},
+    {"line_items[0][price]": "price_missing"},
+    {"line_items[0][colour]": "red"},
+])
+def test_garbage_line_items_are_400_with_the_param(emu: Emu, change: dict[str, str | None]):
+    form = {"mode": "payment", "success_url": "https://shop.example/ok", **INLINE, **change}
+    response = emu.api("POST", "/v1/checkout/sessions", data={k: v for k, v in form.items() if v is not None})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"].startswith("line_items[0]")
+
+
+def test_huge_and_deep_inputs_are_refused_cleanly(emu: Emu):
+    many = "&".join(f"metadata[k{n}]=v" for n in range(60))
+    response = emu.api("POST", "/v1/customers", content=many.encode(),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    long_name = emu.api("POST", "/v1/products", data={"name": "x" * 10_000})
+    assert long_name.status_code == 400 and long_name.json()["error"]["param"] == "name"
+    too_many = "&".join(f"expand[]=x{n}" for n in range(3000))
+    assert emu.api("GET", f"/v1/customers?{too_many}").status_code == 400
+    assert emu.api("POST", "/v1/customers", content=b"x" * 600_000).status_code == 413
