@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import time
@@ -208,7 +209,11 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             app.state.services = await open_services(settings, stack, app.state.emulator)
-            yield
+            settle_heap()
+            try:
+                yield
+            finally:
+                gc.unfreeze()  # a test process starts many apps: let this one's go
 
     middleware: list[Middleware] = []
     if settings.cors_allow_origin:
@@ -225,6 +230,15 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
     app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
     return app
+
+
+def settle_heap() -> None:
+    """Move what start-up made (schema, SDKs, catalog: long-lived by nature) out of the
+    garbage collector's sight, so its full collections walk only what requests make:
+    without this, every full collection walks the whole schema and stalls requests
+    (the p99 of a trivial query was 30 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 class OpenServicesOnFirstRequest:
@@ -244,6 +258,7 @@ class OpenServicesOnFirstRequest:
                 async with self._lock:
                     if getattr(state, "services", None) is None:
                         state.services = await open_services(self.settings, self._stack, state.emulator)
+                        settle_heap()
         await self.app(scope, receive, send)
 
 

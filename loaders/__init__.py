@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -66,7 +67,20 @@ class OrderPageByUserLoader(DataLoader):
 
 
 class Loaders:
+    """Made for every request, built on first use: most requests need one loader or none."""
+
     def __init__(self, store: Store, payments: Payments) -> None:
-        self.profile_by_user = ProfileByUserLoader(store)
-        self.order_by_id = OrderByIdLoader(store, payments)
-        self.order_page_by_user = OrderPageByUserLoader(store)
+        self.store = store
+        self.payments = payments
+
+    @cached_property
+    def profile_by_user(self) -> ProfileByUserLoader:
+        return ProfileByUserLoader(self.store)
+
+    @cached_property
+    def order_by_id(self) -> OrderByIdLoader:
+        return OrderByIdLoader(self.store, self.payments)
+
+    @cached_property
+    def order_page_by_user(self) -> OrderPageByUserLoader:
+        return OrderPageByUserLoader(self.store)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules, DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
+    MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
 )
 from strawberry.types import ExecutionContext, Info
 
@@ -26,7 +27,7 @@ from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateC
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
 from schema.orders import Order
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
-from schema.extensions import OperationName, RefuseBadCredentials
+from schema.extensions import gateway_extension
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import user_errors
 
@@ -138,18 +139,24 @@ class GatewaySchema(strawberry.Schema):
 
 def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000,
                  max_cost: int = 5000, introspection: bool = True) -> GatewaySchema:
-    """The schema with its operation limits (checked before execution)."""
+    """The schema with its operation limits (checked before execution).
+
+    The limit rules are built once, here: Strawberry's validation cache is keyed by the
+    document *and* the rule classes, so rules made afresh for each request (as
+    `lambda: QueryDepthLimiter(...)` does) would never hit it and every request would be
+    validated again: most of the time of a small query."""
+    rules = (
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        cost_limit_rule(max_cost),
+        *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
+    )
+
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            RefuseBadCredentials,
-            OperationName,
-            *([] if introspection else [DisableIntrospection]),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: AddValidationRules([cost_limit_rule(max_cost)]),
+            gateway_extension(max_tokens, rules),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],

@@ -1,0 +1,34 @@
+"""Parsing and validation are cached across requests: the same document is validated
+once, whatever the limits configured (they are part of the cache's key)."""
+
+from __future__ import annotations
+
+from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from schema import build_schema
+
+
+async def test_the_second_request_of_a_document_is_neither_parsed_nor_validated_again():
+    schema = build_schema(max_depth=7, max_aliases=3, max_tokens=500, max_cost=900, introspection=False)
+    query = "query CacheProbe { __typename kind: __typename }"
+    first = await schema.execute(query)
+    assert first.errors is None and first.data == {"__typename": "Query", "kind": "Query"}
+    parsed, validated = _get_parse_cache(256).cache_info(), _get_validate_cache(256).cache_info()
+    for _ in range(3):
+        again = await schema.execute(query)
+        assert again.errors is None and again.data == first.data
+    assert _get_parse_cache(256).cache_info().hits == parsed.hits + 3
+    assert _get_parse_cache(256).cache_info().misses == parsed.misses
+    assert _get_validate_cache(256).cache_info().hits == validated.hits + 3
+    assert _get_validate_cache(256).cache_info().misses == validated.misses
+
+
+async def test_the_limits_still_apply_to_a_cached_document():
+    schema = build_schema(max_depth=2, introspection=False)
+    deep = "{ viewer { orders { edges { node { id } } } } }"
+    for _ in range(2):  # the second answer comes from the cache, and is the same refusal
+        result = await schema.execute(deep)
+        assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
+    hidden = await schema.execute("{ __schema { types { name } } }")
+    assert hidden.errors and "introspection" in hidden.errors[0].message.lower()
