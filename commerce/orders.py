@@ -39,6 +39,9 @@ from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 
 DISPUTE_RANK = {"none": 0, "open": 1, "won": 2, "lost": 2}
+# A session retrieved with this expansion carries its line items (Stripe includes up to
+# ten; more are listed with their own call) and their products (for SKUs).
+LINE_ITEMS_EXPANDED = "line_items.data.price.product"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,9 @@ def _facts_item(facts: Facts) -> dict[str, Any]:
 
 
 def metadata_value(stripe_object: Any, name: str) -> str | None:
-    metadata = getattr(stripe_object, "metadata", None)
+    """A metadata value of Stripe's JSON or of an SDK object."""
+    metadata = stripe_object.get("metadata") if isinstance(stripe_object, dict) \
+        else getattr(stripe_object, "metadata", None)
     return metadata[name] if metadata is not None and name in metadata else None
 
 
@@ -97,12 +102,18 @@ async def order_from_session(
     """The order for a checkout session (made now if need be), with any extra facts
     merged in; None when the session is unknown, not ours, or not completed. A caller
     that has just fetched the session from Stripe may pass it."""
+    if session is not None and not isinstance(session, dict):
+        session = session.to_dict()  # an SDK object a caller had already
     if session is None:
-        session = await payments.retrieve_session(session_id)
-    if session is None or not is_ours(session) or session.status != "complete":
+        # As plain JSON, with its line items expanded: one call, not two, for a new order,
+        # and none of the SDK's object building (most of a webhook's time otherwise).
+        session = await payments.retrieve_session_data(session_id, expand=[LINE_ITEMS_EXPANDED])
+    if session is None or not is_ours(session) or session.get("status") != "complete":
         return None
-    seen = Facts(paid=session.payment_status == "paid")
-    order = await _existing_or_new(store, payments, session, seen)
+    seen = Facts(paid=session.get("payment_status") == "paid")
+    order, created = await _existing_or_new(store, payments, session, seen)
+    if created and facts is None:
+        return order  # written just now from these very facts, and listed
     return await apply_facts(store, order, seen.merge(facts or Facts()))
 
 
@@ -132,11 +143,14 @@ async def apply_owner(store: Store, order: dict[str, Any], user_id: str) -> dict
     return updated
 
 
-async def project(store: Store, order: dict[str, Any]) -> None:
+async def project(store: Store, order: dict[str, Any], *, fresh: bool = False) -> None:
     """Copy the order to its owner's list (USER#{userId} / ORDER#{created}#{id}, the
-    layout the shop's table already has). Only ever moves a copy to a newer version."""
+    layout the shop's table already has). Only ever moves a copy to a newer version.
+    For an order just made (`fresh`), try writing the copy before reading it."""
     key = listing_key(order)
     listing = {**order, keys.PK: key.pk, keys.SK: key.sk}
+    if fresh and await store.put(listing, if_absent=True):
+        return
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get(key)
         if current is None:
@@ -153,76 +167,82 @@ def listing_key(order: dict[str, Any]) -> keys.Key:
     return keys.order(order["userId"], order["createdAt"], order["orderId"])
 
 
-async def _existing_or_new(store: Store, payments: Payments, session: Any, facts: Facts) -> dict[str, Any]:
-    existing = await find_order(store, session.id)
+async def _existing_or_new(store: Store, payments: Payments, session: Any,
+                           facts: Facts) -> tuple[dict[str, Any], bool]:
+    """The stored order, or the one written now (then True)."""
+    existing = await find_order(store, session["id"])
     if existing is not None:
-        return existing
+        return existing, False
     order = await build_order(payments, session, facts)
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
     if not await store.put(order, if_absent=True):
-        stored = await find_order(store, session.id)
+        stored = await find_order(store, session["id"])
         assert stored is not None
-        return stored
+        return stored, False
     if order["stripePaymentIntentId"]:
         payment = keys.payment_pointer(order["stripePaymentIntentId"])
         await store.put({keys.PK: payment.pk, keys.SK: payment.sk, keys.ENTITY: "PaymentPointer",
-                         "orderId": session.id}, if_absent=True)
-    await project(store, order)
-    return order
+                         "orderId": session["id"]}, if_absent=True)
+    await project(store, order, fresh=True)
+    return order, True
 
 
 async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[str, Any]:
-    line_items = await payments.call(
-        payments.client.v1.checkout.sessions.line_items.list_async, session.id,
-        params={"limit": 100, "expand": ["data.price.product"]})
-    details = getattr(session, "customer_details", None)
-    email = getattr(details, "email", None) or getattr(session, "customer_email", None)
+    """The order a session makes. `session` is Stripe's JSON (a dict, or the SDK's
+    StripeObject, which is one); its line items are listed unless they came with it."""
+    session_id = session["id"]
+    lines = session.get("line_items")
+    if lines is None or lines.get("has_more") or any(
+            isinstance(item["price"]["product"], str) for item in lines["data"]):
+        lines = await payments.session_line_items_data(session_id)
+    details = session.get("customer_details") or {}
+    email = details.get("email") or session.get("customer_email")
     signed_in = metadata_value(session, "userId")
-    user_id = signed_in or (email or "").lower() or f"session:{session.id}"
-    totals = session.total_details
-    key = keys.order_pointer(session.id)
+    user_id = signed_in or (email or "").lower() or f"session:{session_id}"
+    totals = session.get("total_details") or {}
+    key = keys.order_pointer(session_id)
     now = now_epoch()
-    customer = _id_of(getattr(session, "customer", None))
+    customer = _id_of(session.get("customer"))
     return {
         keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
-        "orderId": session.id, "orderNumber": order_number(session.id),
+        "orderId": session_id, "orderNumber": order_number(session_id),
         "userId": user_id, "guest": signed_in is None,
-        "status": status_of(facts, session.amount_total), "facts": _facts_item(facts),
-        "items": [_order_line(li) for li in line_items.data],
-        "currency": session.currency.upper(),
-        "subtotal": session.amount_subtotal, "discount": totals.amount_discount if totals else 0,
-        "shipping": totals.amount_shipping if totals else 0, "tax": totals.amount_tax if totals else 0,
-        "total": session.amount_total, "refunded": facts.refunded,
+        "status": status_of(facts, session["amount_total"]), "facts": _facts_item(facts),
+        "items": [_order_line(item) for item in lines["data"]],
+        "currency": session["currency"].upper(),
+        "subtotal": session["amount_subtotal"], "discount": totals.get("amount_discount") or 0,
+        "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
+        "total": session["amount_total"], "refunded": facts.refunded,
         "email": email, "shippingAddress": _shipping_address(session),
-        "stripeSessionId": session.id, "stripePaymentIntentId": _id_of(session.payment_intent),
+        "stripeSessionId": session_id, "stripePaymentIntentId": _id_of(session.get("payment_intent")),
         "quoteSignature": metadata_value(session, "quoteSignature"),
-        "createdAt": session.created, "updatedAt": now, keys.VERSION: 1,
+        "createdAt": session["created"], "updatedAt": now, keys.VERSION: 1,
         # a key of the stripeCustomerId-index: present as a string or not at all
         **({keys.CUSTOMER_ID: customer} if customer else {}),
     }
 
 
 def _order_line(item: Any) -> dict[str, Any]:
-    price = item.price
-    product = price.product if not isinstance(price.product, str) else None
-    sku = price.lookup_key or (metadata_value(product, "sku") if product is not None else None)
-    return {"sku": sku, "name": item.description, "quantity": item.quantity,
-            "unitPrice": price.unit_amount, "total": item.amount_subtotal}
+    price = item["price"]
+    product = price["product"] if not isinstance(price["product"], str) else None
+    sku = price.get("lookup_key") or (metadata_value(product, "sku") if product is not None else None)
+    return {"sku": sku, "name": item.get("description"), "quantity": item["quantity"],
+            "unitPrice": price["unit_amount"], "total": item["amount_subtotal"]}
 
 
 def _shipping_address(session: Any) -> dict[str, Any] | None:
-    collected = getattr(session, "collected_information", None)
-    shipping = getattr(collected, "shipping_details", None) if collected else None
+    collected = session.get("collected_information") or {}
+    shipping = collected.get("shipping_details")
     if shipping is None:
         return None
-    address = shipping.address
+    address = shipping.get("address") or {}
     fields = {"line1": "line1", "line2": "line2", "city": "city", "state": "state",
               "postal_code": "postalCode", "country": "country"}
-    return {"name": shipping.name, **{ours: getattr(address, theirs, None) for theirs, ours in fields.items()}}
+    return {"name": shipping.get("name"), **{ours: address.get(theirs) for theirs, ours in fields.items()}}
 
 
 def _id_of(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return value.id
+    return value["id"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import logging
+import re
 from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
@@ -27,6 +28,7 @@ def start_counting() -> list[int]:
     counter = [0]
     _request_calls.set(counter)
     return counter
+SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")  # goes into a URL path: nothing else may
 SOURCE = "commerce-gateway"  # metadata.source on everything the gateway creates in Stripe
 T = TypeVar("T")
 
@@ -86,6 +88,32 @@ class Payments:
             if exc.code == "resource_missing":
                 return None
             raise
+
+    async def retrieve_session_data(self, session_id: str, *, expand: list[str] | None = None
+                                    ) -> dict[str, Any] | None:
+        """The checkout session as Stripe's JSON (plain dicts and lists), or None when
+        Stripe has no such session. Same client, retries and errors as every other call,
+        without building the SDK's objects: for the hot paths that only read fields."""
+        if not SESSION_ID.match(session_id):
+            return None
+        params: dict[str, Any] = {"expand": expand} if expand else {}
+        try:
+            return await self._get_data(f"/v1/checkout/sessions/{session_id}", **params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            raise
+
+    async def session_line_items_data(self, session_id: str) -> dict[str, Any]:
+        """A session's line items (up to 100, a session's most) with their products, as JSON."""
+        if not SESSION_ID.match(session_id):
+            raise ValueError(f"not a checkout session id: {session_id[:80]!r}")
+        return await self._get_data(f"/v1/checkout/sessions/{session_id}/line_items",
+                                    limit=100, expand=["data.price.product"])
+
+    async def _get_data(self, path: str, **params: Any) -> dict[str, Any]:
+        response = await self.call(self.client.raw_request_async, "get", path, **params)
+        return response.data
 
     async def close(self) -> None:
         await self._http.close_async()

@@ -106,6 +106,34 @@ def test_a_completed_checkout_becomes_one_order(hook):
     assert order["email"] == "Buyer@Example.com" and order["stripePaymentIntentId"].startswith("pi_")
 
 
+def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook):
+    """The budget of the webhook's hot path: the session comes with its line items
+    expanded (one call, not two), and a fresh order's listing copy is written without
+    being read first. Twelve lines: past the ten Stripe includes, the items are listed."""
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    store_before, stripe_before = hook.calls()
+    assert deliver(hook, event).json()["outcome"] == "applied"
+    store_after, stripe_after = hook.calls()
+    # rate-limit hit, claim, find, order, payment pointer, listing copy, finish
+    assert (store_after - store_before, stripe_after - stripe_before) == (7, 1)
+
+    many = hook.stripe().v1.checkout.sessions.create(params={
+        "mode": "payment", "success_url": "https://shop.example/ok",
+        "metadata": {"source": "commerce-gateway", "userId": "user-hooks"},
+        "line_items": [{"price_data": {"currency": "usd", "unit_amount": 100 + n,
+                                       "product_data": {"name": f"Charm {n}", "metadata": {"sku": f"C-{n}"}}},
+                        "quantity": 1} for n in range(12)]})
+    pay(hook, many.id)
+    _, stripe_before = hook.calls()
+    assert deliver(hook, event_of(hook, "checkout.session.completed", many.id)).json()["outcome"] == "applied"
+    assert hook.calls()[1] - stripe_before == 2
+    [order] = orders_for(hook, many.id)
+    assert sorted(i["sku"] for i in order["items"]) == sorted(f"C-{n}" for n in range(12))
+    assert int(order["total"]) == sum(100 + n for n in range(12))
+
+
 def test_a_duplicate_delivery_is_answered_without_reprocessing(hook):
     session = new_session(hook)
     pay(hook, session.id)

@@ -58,9 +58,13 @@ def expire_session(call: Call) -> dict[str, Any]:
     return call.show(session)
 
 
+INCLUDED_LINE_ITEMS = 10  # as Stripe: an expanded list carries its first ten; has_more says if there are more
+
+
 def _line_items(state: State, shown: dict[str, Any]) -> dict[str, Any]:
     items = state.sessions[shown["id"]]["_line_items"]
-    return {"object": "list", "data": [public(i) for i in items], "has_more": False,
+    return {"object": "list", "data": [public(i) for i in items[:INCLUDED_LINE_ITEMS]],
+            "has_more": len(items) > INCLUDED_LINE_ITEMS,
             "url": f"/v1/checkout/sessions/{shown['id']}/line_items"}
 
 
