@@ -1,0 +1,112 @@
+"""The benchmark, in one run on one machine (`scripts/bench`, or `python -m bench`):
+
+1. throughput of the gateway, a plain-Strawberry peer and a bare Starlette endpoint,
+   under the same uvicorn settings, loaded from another process (wrk when installed);
+2. the store and Stripe calls of each operation (the gateway's own per-request counters);
+3. order(id) and the first page for customers with 10, 1,000 and 10,000 orders; webhook
+   ingestion on SQLite and on DynamoDB Local; sync-orders over 10,000 sessions;
+4. bench/results/latest.json, latest.md and scaling.png, with each target's verdict.
+
+`--smoke` runs every part with tiny sizes (for CI: it proves the benchmark works, its
+figures mean little) and writes to var/bench-smoke/ unless --out says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench import report, sync_orders, throughput, webhooks  # noqa: E402
+from bench.load import has_wrk  # noqa: E402
+
+FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
+        "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
+        "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100}
+SMOKE = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
+         "warmup": 0.5, "connections": 4, "webhook_events": {"sqlite": 60, "dynamodb": 30},
+         "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100}
+
+
+def machine() -> str:
+    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load from {'wrk' if has_wrk() else 'the Python generator'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
+    parser.add_argument("--parts", default="throughput,webhooks,sync",
+                        help="comma-separated: throughput (with calls and scaling), webhooks, sync")
+    parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
+                                                 "or var/bench-smoke with --smoke)")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if not parts or parts - {"throughput", "webhooks", "sync"}:
+        parser.error("--parts takes throughput, webhooks and sync, comma-separated")
+    sizes = SMOKE if args.smoke else FULL
+    out = args.out or (ROOT / "var" / "bench-smoke" if args.smoke else ROOT / "bench" / "results")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        print(f"bench: {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    from services import DynamoDBLocal
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        workdir = Path(scratch)
+        results: dict = {"settings": {}}
+        if "throughput" in parts:
+            step("throughput, call counts and scaling")
+            results = throughput.run(
+                workdir=workdir, dashboard_users=sizes["dashboard_users"], orders_each=sizes["orders_each"],
+                scale_sizes=sizes["scale_sizes"], seconds=sizes["seconds"], warmup=sizes["warmup"],
+                connections=sizes["connections"])
+        if "webhooks" in parts:
+            results["webhooks"] = {}
+            step("webhook ingestion on SQLite")
+            results["webhooks"]["sqlite"] = webhooks.run(
+                "sqlite", events=sizes["webhook_events"]["sqlite"], connections=sizes["webhook_connections"],
+                workdir=workdir)
+            step("webhook ingestion on DynamoDB Local")
+            dynamodb = DynamoDBLocal()
+            try:
+                results["webhooks"]["dynamodb"] = webhooks.run(
+                    "dynamodb", events=sizes["webhook_events"]["dynamodb"],
+                    connections=sizes["webhook_connections"], workdir=workdir, dynamodb=dynamodb)
+            finally:
+                dynamodb.stop()
+        if "sync" in parts:
+            step(f"sync-orders over {sizes['sync_sessions']} sessions (and a tenth of them)")
+            results["sync"] = sync_orders.compare(sizes["sync_sessions"], sizes["sync_rate"])
+
+    results["settings"]["smoke"] = args.smoke
+    results["machine"] = machine()
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = report.verdicts(results)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "latest.md").write_text(report.markdown(results))
+    if "throughput" in parts:
+        report.plot(results, out / "scaling.png")
+    step(f"wrote latest.json, latest.md{', scaling.png' if 'throughput' in parts else ''} in {out}")
+    print(report.markdown(results))
+    missed = [v["target"] for v in results["targets"] if not v["met"]]
+    if missed and not args.smoke:
+        print(f"bench: targets missed: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

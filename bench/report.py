@@ -1,0 +1,132 @@
+"""The benchmark's verdicts, its Markdown table and its PNG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 8, measured in this run: name, value, bound, met."""
+    out: list[dict[str, Any]] = []
+
+    def target(name: str, value: float, bound: float, *, at_least: bool) -> None:
+        met = value >= bound if at_least else value <= bound
+        out.append({"target": name, "value": round(value, 3), "bound": bound,
+                    "sense": ">=" if at_least else "<=", "met": met})
+
+    if "throughput" in results:
+        _throughput_verdicts(results, target)
+    if "webhooks" in results:
+        sqlite = results["webhooks"]["sqlite"]
+        target("webhook events/s on SQLite", sqlite["events_per_second"], 300, at_least=True)
+        target("webhook p99 ms on SQLite", sqlite["p99_ms"], 50, at_least=False)
+    if "sync" in results:
+        target(f"sync-orders peak RSS MB at {results['sync']['measured']['sessions']} sessions",
+               results["sync"]["measured"]["peak_rss_mb"], 150, at_least=False)
+    return out
+
+
+def _throughput_verdicts(results: dict[str, Any], target: Any) -> None:
+    tp = results["throughput"]
+    target("dashboard rps / plain-Strawberry peer", tp["gateway"]["dashboard"]["rps"] / tp["peer"]["dashboard"]["rps"],
+           1.5, at_least=True)
+    target("{ __typename } rps / bare Starlette", tp["gateway"]["typename"]["rps"] / tp["ceiling"]["typename"]["rps"],
+           0.3, at_least=True)
+    target("dashboard store calls", results["calls"]["dashboard"]["store"], 2, at_least=False)
+    order = results["scaling"]["order"]
+    sizes = sorted(order, key=int)
+    target(f"order(id) time at {sizes[-1]} orders / at {sizes[0]}",
+           order[sizes[-1]]["mean_ms"] / order[sizes[0]]["mean_ms"], 1.2, at_least=False)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# Benchmark {results['finished']}", "", f"{results['machine']}.", ""]
+    if "throughput" in results:
+        lines += _throughput_markdown(results)
+    if "webhooks" in results:
+        lines += ["## Webhook ingestion (each event once; Stripe = the emulator, in its own process)", "",
+                  "| store | events | connections | events/s | p50 ms | p99 ms | orders |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for engine, w in results["webhooks"].items():
+            lines.append(f"| {engine} | {w['events']} | {w['connections']} | {w['events_per_second']:.0f} "
+                         f"| {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | {w['orders']} |")
+        lines.append("")
+    if "sync" in results:
+        sync = results["sync"]
+        lines += [f"## sync-orders (every order missing; {sync['rate']} Stripe calls/s allowed)", "",
+                  "| sessions | seconds | peak RSS MB |", "|---:|---:|---:|"]
+        for run in (sync["baseline"], sync["measured"]):
+            lines.append(f"| {run['sessions']:,} | {run['seconds']} | {run['peak_rss_mb']} |")
+        lines.append("")
+    lines += ["## Targets", "", "| target | value | bound | met |", "|---|---:|---:|---|"]
+    for v in results["targets"]:
+        lines.append(f"| {v['target']} | {v['value']} | {v['sense']} {v['bound']} | {'yes' if v['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _throughput_markdown(results: dict[str, Any]) -> list[str]:
+    tp, settings = results["throughput"], results["settings"]
+    ceiling = tp["ceiling"]["typename"]["rps"]
+    lines = [f"Each server alone: uvicorn, 1 worker, access log off; load from {tp['gateway']['typename']['tool']} "
+             f"in its own process, {settings['connections']} connections, {settings['seconds']} s after "
+             f"{settings['warmup']} s of warm-up. The gateway on SQLite, seeded with {settings['dashboard_users']} "
+             f"shoppers x {settings['orders_each']} orders and customers with "
+             f"{', '.join(f'{s:,}' for s in settings['scale_sizes'])} orders.", "",
+             "## Throughput", "",
+             "| server | operation | rps | p50 ms | p99 ms | vs peer | vs Starlette | store calls | Stripe calls |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for server, ops in tp.items():
+        for op, f in ops.items():
+            peer = tp["peer"].get(op)
+            vs_peer = f"{f['rps'] / peer['rps']:.2f}x" if peer and server == "gateway" else ""
+            calls = results["calls"].get(op, {}) if server == "gateway" else {}
+            lines.append(f"| {server} | {op} | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {vs_peer} "
+                         f"| {f['rps'] / ceiling:.2f}x | {calls.get('store', '')} | {calls.get('stripe', '')} |")
+    lines += ["", "## Scaling with a customer's history (gateway, SQLite)", "",
+              "| operation | orders | rps | p50 ms | p99 ms | mean ms | time vs smallest | store calls |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for op, by_size in results["scaling"].items():
+        sizes = sorted(by_size, key=int)
+        base = by_size[sizes[0]]["mean_ms"]
+        for size in sizes:
+            f = by_size[size]
+            lines.append(f"| {op} | {int(size):,} | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
+                         f"| {f['mean_ms']:.2f} | {f['mean_ms'] / base:.2f} | {f['calls']['store']} |")
+    return lines + [""]
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for op, by_size in results["scaling"].items():
+        sizes = sorted(by_size, key=int)
+        xs = [int(s) for s in sizes]
+        left.plot(xs, [by_size[s]["mean_ms"] for s in sizes], marker="o", label=f"{op}: mean")
+        left.plot(xs, [by_size[s]["p99_ms"] for s in sizes], marker=".", linestyle="--", label=f"{op}: p99")
+    left.set_xscale("log")
+    left.set_ylim(bottom=0)
+    left.set_xlabel("orders in the customer's history")
+    left.set_ylabel("latency, ms")
+    left.set_title("Gateway on SQLite: latency vs history")
+    left.legend(fontsize=8)
+    tp = results["throughput"]
+    labels, values = [], []
+    for server in ("ceiling", "peer", "gateway"):
+        for op, f in tp[server].items():
+            labels.append(f"{server}\n{op}")
+            values.append(f["rps"])
+    bars = right.bar(range(len(values)), values, color=["#999"] * len(tp["ceiling"]) + ["#c77"] * len(tp["peer"])
+                     + ["#47a"] * len(tp["gateway"]))
+    right.bar_label(bars, fmt="%.0f", fontsize=7)
+    right.set_xticks(range(len(values)), labels, fontsize=7)
+    right.set_yscale("log")
+    right.set_ylabel("requests/s (log)")
+    right.set_title("Throughput, same server settings")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,29 @@
+"""Serve one of bench.apps under the same uvicorn settings for all three: one worker,
+access log off, the gateway CLI's logging (so the gateway writes its JSON request lines,
+as in production).
+
+    python -m bench.serve {gateway,peer,ceiling} --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from bench import apps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("app", choices=["gateway", "peer", "ceiling"])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(getattr(apps, args.app), factory=True, host="127.0.0.1", port=args.port, workers=1,
+                access_log=False, log_level="warning", proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()
