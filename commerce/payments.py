@@ -28,7 +28,8 @@ def start_counting() -> list[int]:
     counter = [0]
     _request_calls.set(counter)
     return counter
-SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")  # goes into a URL path: nothing else may
+# A Checkout Session id (it goes into a URL path: nothing else may)
+SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,255}$")
 SOURCE = "commerce-gateway"  # metadata.source on everything the gateway creates in Stripe
 T = TypeVar("T")
 

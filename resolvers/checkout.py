@@ -4,13 +4,13 @@ import re
 
 from commerce.checkout import SessionView, checkout_for_quote, session_view
 from commerce.errors import ErrorCode, Problem
+from commerce.payments import SESSION_ID
 from commerce.quotes import QuoteRejected, load_quote
 from context import Context
 from store import keys
 from store.base import now_epoch
 
 EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}\.[A-Za-z]{2,24}$")
-SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,255}$")
 
 
 async def create_checkout_session(
