@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import random
 import sqlite3
 import time
@@ -106,18 +107,26 @@ def test_a_completed_checkout_becomes_one_order(hook):
     assert order["email"] == "Buyer@Example.com" and order["stripePaymentIntentId"].startswith("pi_")
 
 
-def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook):
+def event_costs(caplog, event_id: str) -> list[tuple[int, int]]:
+    """(store calls, Stripe calls) of each delivery of an event, from their JSON log lines."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
+    return [(line["storeCalls"], line["stripeCalls"]) for line in lines if line.get("eventId") == event_id]
+
+
+def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook, caplog):
     """The budget of the webhook's hot path: the session comes with its line items
     expanded (one call, not two), and a fresh order's listing copy is written without
     being read first. Twelve lines: past the ten Stripe includes, the items are listed."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
     session = new_session(hook)
     pay(hook, session.id)
     event = event_of(hook, "checkout.session.completed", session.id)
-    store_before, stripe_before = hook.calls()
     assert deliver(hook, event).json()["outcome"] == "applied"
-    store_after, stripe_after = hook.calls()
     # rate-limit hit, claim, find, order, payment pointer, listing copy, finish
-    assert (store_after - store_before, stripe_after - stripe_before) == (7, 1)
+    assert event_costs(caplog, event["id"]) == [(7, 1)]
+    assert deliver(hook, event).json()["duplicate"] is True
+    # again: the hit, the claim refused, the receipt read (done); no Stripe call
+    assert event_costs(caplog, event["id"]) == [(7, 1), (3, 0)]
 
     many = hook.stripe().v1.checkout.sessions.create(params={
         "mode": "payment", "success_url": "https://shop.example/ok",
@@ -126,9 +135,9 @@ def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook):
                                        "product_data": {"name": f"Charm {n}", "metadata": {"sku": f"C-{n}"}}},
                         "quantity": 1} for n in range(12)]})
     pay(hook, many.id)
-    _, stripe_before = hook.calls()
-    assert deliver(hook, event_of(hook, "checkout.session.completed", many.id)).json()["outcome"] == "applied"
-    assert hook.calls()[1] - stripe_before == 2
+    event = event_of(hook, "checkout.session.completed", many.id)
+    assert deliver(hook, event).json()["outcome"] == "applied"
+    assert event_costs(caplog, event["id"])[0][1] == 2
     [order] = orders_for(hook, many.id)
     assert sorted(i["sku"] for i in order["items"]) == sorted(f"C-{n}" for n in range(12))
     assert int(order["total"]) == sum(100 + n for n in range(12))

@@ -15,9 +15,11 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from commerce.payments import start_counting as start_stripe_counting
 from observability import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
 from ratelimit import Limited, client_ip, hit
 from store import StoreError
+from store.metered import start_counting
 from webhooks import receipts
 from webhooks.handlers import handle
 from webhooks.signature import BadSignature, verify_signature
@@ -39,6 +41,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if services is None:  # a delivery during start-up: Stripe will retry
         return _answer(503, error="starting up; retry")
     settings = services.settings
+    counts = start_counting(), start_stripe_counting()  # for the event's log line
     try:
         await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
                   settings.rate_limit_webhooks)
@@ -61,18 +64,20 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     except (BadSignature, ValueError) as exc:
         log.warning("webhook refused: %s", exc)
         return _answer(400, error=str(exc))
-    return await _process(services, event)
+    return await _process(services, event, counts)
 
 
-async def _process(services, event: dict) -> JSONResponse:
+async def _process(services, event: dict, counts: tuple) -> JSONResponse:
     started = time.perf_counter()
+    store_calls, stripe_calls = counts
     response = await _handle(services, event)
     outcome = response.headers.get("x-outcome", str(response.status_code))
     WEBHOOK_EVENTS.labels(event["type"][:60], outcome).inc()
     if outcome == "dead-letter":
         DEAD_LETTERS.inc()
     log_line("webhook", eventId=event["id"], type=event["type"][:60], outcome=outcome,
-             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2))
+             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2),
+             storeCalls=sum(store_calls.values()), stripeCalls=stripe_calls[0])
     return response
 
 
