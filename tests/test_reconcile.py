@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -94,6 +95,26 @@ def test_one_run_repairs_missed_webhooks_and_corrupted_statuses_and_a_second_cha
     assert (second["created"], second["updated"]) == (0, 0)
     print(f"\nreconcile on {recon.engine}: {missing} missed webhooks and 2 corrupted statuses "
           f"repaired in one run of {first['scanned']} sessions")
+
+
+def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, caplog):
+    """With all deliveries lost, each session is in the listing and has an undelivered
+    `checkout.session.completed`: the run reads it once (its line items), not twice."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    recon.control("webhooks", {"mode": "off"})
+    try:
+        ids = paid_sessions(recon, 30, f"once-{recon.engine}")
+    finally:
+        recon.control("webhooks", {"mode": "deliver"})
+    request_id = f"sync-once-{recon.engine}"
+    answer = recon.post({"query": SYNC, "variables": {"since": None}}, admin(recon), **{"x-request-id": request_id})
+    result = answer.json()["data"]["syncOrders"]
+    assert result["created"] >= 30 and result["events"] >= 30 and result["userErrors"] == []
+    assert set(orders(recon, ids)) == set(ids)
+    [line] = [json.loads(r.getMessage()) for r in caplog.records
+              if r.name == "gateway.access" and request_id in r.getMessage()]
+    # a listing page, one line-items read per new order, the event pages: no session twice
+    assert result["created"] < line["stripeCalls"] <= result["created"] + 5, line
 
 
 def test_a_run_killed_mid_way_resumes_without_duplicates(recon):

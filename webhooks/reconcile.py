@@ -34,6 +34,9 @@ LEASE_SECONDS = 300
 LOOKBACK = 24 * 3600  # a session can be paid up to a day after it is created
 FIRST_WINDOW = 24 * 3600
 EVENT_HORIZON = 30 * 86400
+# Events whose news the listing has already read from the session. (Not the async
+# payment events: a payment that settles after the listing read its session says more.)
+SESSION_SETTLED = frozenset({"checkout.session.completed"})
 HANDLED_EVENTS = [
     "checkout.session.completed", "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed", "charge.refunded", "charge.dispute.created",
@@ -85,6 +88,7 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
         start = since if since is not None else (last - LOOKBACK if isinstance(last, int) else now - FIRST_WINDOW)
         run = {"since": start, "until": now, "startingAfter": None}
     report = SyncReport(since=run["since"], until=run["until"], dry_run=dry_run)
+    reconciled: set[str] = set()  # our sessions brought up to date by this run
     while True:
         params: dict[str, Any] = {
             "created": {"gte": run["since"], "lte": run["until"]}, "status": "complete", "limit": PAGE,
@@ -94,6 +98,8 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
         page = await payments.call(payments.client.v1.checkout.sessions.list_async, params=params)
         for session in page.data:
             await _reconcile(store, payments, session, report)
+            if is_ours(session):
+                reconciled.add(session.id)
         report.pages += 1
         if page.data:
             run = {**run, "startingAfter": page.data[-1].id}
@@ -106,7 +112,7 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
                 await result
         if not page.has_more:
             break
-    await _undelivered_events(store, payments, report, dry_run)
+    await _undelivered_events(store, payments, report, dry_run, reconciled)
     return report
 
 
@@ -146,7 +152,11 @@ async def _facts(payments: Payments, session: Any) -> Facts:
     return Facts(paid=paid, refunded=charge.amount_refunded or 0, dispute=dispute)
 
 
-async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool) -> None:
+async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool,
+                              reconciled: set[str]) -> None:
+    """Events Stripe could not deliver, through the webhook handlers. A completed session
+    this run has just reconciled from the listing needs no second look at Stripe: its
+    event is only recorded as handled."""
     params: dict[str, Any] = {"delivery_success": False, "types": HANDLED_EVENTS, "limit": PAGE,
                               "created": {"gte": now_epoch() - EVENT_HORIZON}}
     while True:
@@ -158,7 +168,10 @@ async def _undelivered_events(store: Store, payments: Payments, report: SyncRepo
             if await receipts.claim(store, data["id"], data["type"]) != "new":
                 continue
             try:
-                outcome = await handle(store, payments, data)
+                if data["type"] in SESSION_SETTLED and data["data"]["object"].get("id") in reconciled:
+                    outcome = "applied"
+                else:
+                    outcome = await handle(store, payments, data)
             except Exception as exc:
                 await receipts.fail(store, data, f"{type(exc).__name__}: {exc}")
                 raise
