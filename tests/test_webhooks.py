@@ -143,6 +143,21 @@ def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook, caplog):
     assert int(order["total"]) == sum(100 + n for n in range(12))
 
 
+@pytest.mark.parametrize("session_id", ["cs_test_../../v1/customers", "cs_test_abc?expand[]=customer",
+                                        "cs_test_" + "x" * 300, "pi_123", "cs_test_ab%2F..", "cs_live_\u00e9"])
+def test_a_signed_event_with_a_garbage_session_id_is_acknowledged_and_fetches_nothing(hook, caplog, session_id):
+    """The session id goes into a URL path of the raw Stripe read: anything but Stripe's
+    shape is answered as not ours, with nothing written and no call to Stripe."""
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    before = store_writes(hook)
+    event = {"id": "evt_garbage" + hashlib.sha256(session_id.encode()).hexdigest()[:16], "object": "event",
+             "type": "checkout.session.completed", "data": {"object": {"id": session_id, "object": "checkout.session"}}}
+    response = deliver(hook, event)
+    assert response.status_code == 200 and response.json()["outcome"] == "foreign"
+    assert event_costs(caplog, event["id"])[0][1] == 0
+    assert store_writes(hook) == before
+
+
 def test_a_duplicate_delivery_is_answered_without_reprocessing(hook):
     session = new_session(hook)
     pay(hook, session.id)
