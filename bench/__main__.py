@@ -22,10 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from bench import report, sync_orders, throughput, webhooks  # noqa: E402
+from bench import ROOT, report, sync_orders, throughput, webhooks  # noqa: E402
 from bench.load import has_wrk  # noqa: E402
 
 FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,

@@ -10,7 +10,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,9 +20,8 @@ import orjson
 from bench.load import Request, run as load
 from bench.seed import Seeded, seed, write_peer_data
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from services import free_port, wait_for_port  # noqa: E402
+from bench import ROOT
+from services import free_port, wait_for_port  # noqa: E402  (tests/, on the path through bench)
 
 JWT_SECRET = "bench-jwt-secret-0123456789abcdefghijklmnopqrst"
 QUOTE_SECRET = "bench-quote-secret-0123456789abcdefghijklmnopq"

@@ -27,9 +27,8 @@ from bench.load import Request, run_python
 from bench.sync_orders import seed as seed_sessions
 from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
+from bench import ROOT
+from services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402  (tests/, through bench)
 
 WEBHOOK_SECRET = "whsec_bench0123456789abcdefghijklmnop"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -74,7 +73,7 @@ def signed(event: dict) -> Request:
                                                 "stripe-signature": f"t={stamp},v1={mac}"})
 
 
-def count_orders(engine: str, database: Path, table: str | None) -> int:
+def count_orders(database: Path, table: str | None) -> int:
     async def count() -> int:
         from store import open_store
 
@@ -133,7 +132,7 @@ def run(engine: str, *, events: int, connections: int, workdir: Path,
             run_python(base, warm, seconds=None, connections=connections)
             rest = [signed(e) for e in to_send[len(warm):]]
             figures = run_python(base, rest, seconds=None, connections=connections)
-    orders = count_orders(engine, database, table)
+    orders = count_orders(database, table)
     if figures["errors"] or figures["non2xx"] or orders != events:
         raise RuntimeError(f"webhooks on {engine}: {figures}, {orders} orders for {events} events")
     return {"engine": engine, "events": len(rest), "connections": connections,
