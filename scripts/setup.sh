@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared by scripts/serve and scripts/test: a .venv with the gateway installed.
 # Usage: scripts/setup.sh [test]   ("test" adds the test tools)
+# GATEWAY_VENV puts the venv elsewhere (CI tries the first command in a clean one).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,16 +16,17 @@ if [ -z "$PYTHON" ]; then
 fi
 [ -n "$PYTHON" ] || { echo "setup: Python 3.11 or newer is needed" >&2; exit 1; }
 
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+VENV=${GATEWAY_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 extras=${1:-}
 spec="."; [ -n "$extras" ] && spec=".[$extras]"
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
+stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing into .venv (log: .venv/pip.log)" >&2
-  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
-         .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"; } >.venv/pip.log 2>&1; then
-    tail -40 .venv/pip.log >&2
-    echo "setup: pip failed; the full log is .venv/pip.log" >&2
+  echo "setup: installing into $VENV, once (log: $VENV/pip.log)" >&2
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec"; } >"$VENV/pip.log" 2>&1; then
+    tail -40 "$VENV/pip.log" >&2
+    echo "setup: pip failed; the full log is $VENV/pip.log" >&2
     exit 1
   fi
   touch "$stamp"
