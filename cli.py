@@ -18,11 +18,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries()
     try:
         return args.run(args)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+
+
+def quiet_libraries() -> None:
+    """The SDKs log every HTTP request at INFO: that is debugging detail, shown with
+    LOG_LEVEL=DEBUG only, so a command prints its own result and not the SDK's log."""
+    if os.environ.get("LOG_LEVEL", "").upper() != "DEBUG":
+        for name in ("stripe", "httpx", "httpcore", "botocore", "aiobotocore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,36 +142,63 @@ def _email(value: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    import serving
     from commerce.catalog import CatalogError, load_catalog
-    from server import create_app
 
+    try:  # first, so a port in use fails before any start-up work
+        listener = serving.bind(args.host, args.port)
+    except serving.PortInUse as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     if not os.environ.get("PUBLIC_URL"):
-        os.environ["PUBLIC_URL"] = f"http://{_url_host(args.host)}:{args.port}"
+        os.environ["PUBLIC_URL"] = f"http://{_url_host(listener.host)}:{listener.port}"
     settings = load_settings()
+    local = settings.public_url.rstrip("/")
     try:
-        load_catalog(settings.catalog_path)  # fail before binding the port, with the entry named
+        load_catalog(settings.catalog_path)  # fail before serving, with the entry named
     except CatalogError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    store = f"DynamoDB table {settings.commerce_table}" if settings.commerce_table \
-        else f"SQLite {settings.gateway_db}"
-    print(f"gateway: {settings.environment}, store: {store}")
-    print(f"gateway: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
-    # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
-    options = dict(host=args.host, port=args.port, access_log=False, log_level="info", proxy_headers=False)
-    if args.workers == 1:
-        uvicorn.run(create_app(settings), **options)
-        return 0
-    from server import emulated_payments
+    from server import EMULATOR_PATH, WEBHOOK_PATH, create_app, emulated_payments
 
-    if emulated_payments(settings):
+    emulated = emulated_payments(settings)
+    if args.workers > 1 and emulated:
         print("gateway: --workers needs STRIPE_SECRET: the built-in Stripe emulator keeps its "
               "state in one process", file=sys.stderr)
         return 2
-    uvicorn.run("server:create_app", factory=True, workers=args.workers, **options)
-    return 0
+    store = f"DynamoDB table {settings.commerce_table}" if settings.commerce_table \
+        else f"SQLite {settings.gateway_db}"
+    stripe = "EMULATED (no STRIPE_SECRET: nothing is charged)" if emulated else _stripe_mode(settings)
+    serving.say(f"gateway: {settings.environment}, store {store}, payments {stripe}")
+
+    def ready() -> None:
+        workers = f" with {args.workers} workers" if args.workers > 1 else ""
+        everywhere = " (every interface)" if listener.host in ("0.0.0.0", "::") else ""
+        serving.say(f"gateway: listening on {listener.address}{everywhere}{workers}")
+        if settings.graphiql_enabled:
+            serving.say(f"  GraphiQL    {local}/graphql")
+        else:
+            serving.say(f"  GraphQL     {local}/graphql (POST; GraphiQL is off)")
+        if emulated:
+            serving.say(f"  pay pages   {local}{EMULATOR_PATH}/pay/<session id>  "
+                        "(card 4242 4242 4242 4242 pays)")
+        serving.say(f"  webhooks    {local}{WEBHOOK_PATH}")
+        serving.say(f"  health      {local}/healthz, {local}/readyz")
+        serving.say("gateway: ready (Ctrl+C stops it)")
+
+    # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
+    options = dict(access_log=False, proxy_headers=False)
+    if args.workers == 1:
+        return serving.run(create_app(settings), listener, workers=1, on_ready=ready, **options)
+    return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,
+                       factory=True, **options)
+
+
+def _stripe_mode(settings) -> str:
+    if settings.stripe_secret is None:
+        return f"Stripe (key from SSM {settings.stripe_secret_parameter})"
+    key = settings.stripe_secret.get_secret_value()
+    return "Stripe, LIVE key" if "_live_" in key else "Stripe, test key" if "_test_" in key else "Stripe"
 
 
 def _url_host(host: str) -> str:

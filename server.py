@@ -23,13 +23,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 import dev_pages
+from explorer import Explorer
 from middleware import HttpHygiene
 from ratelimit import parse_networks
 from auth import AuthError, TokenVerifier, bearer_token
@@ -46,6 +47,7 @@ from store import StoreError, open_store
 from store.metered import MeteredStore, start_counting
 from commerce.payments import start_counting as start_stripe_counting
 from observability import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, metrics, operation_label, user_hash
+from webhooks.handlers import HANDLERS
 from webhooks.route import stripe_webhook
 
 log = logging.getLogger("gateway")
@@ -56,6 +58,12 @@ EMULATOR_KEY = "sk_test_emulated_payments"
 
 
 class GatewayGraphQL(GraphQL):
+    explorer: Explorer | None = None
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.explorer is not None  # only asked for when graphql_ide is set
+        return HTMLResponse(self.explorer.page())
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
         context = Context(request=request, services=services, request_id=_request_id(request),
@@ -155,8 +163,8 @@ async def open_services(
             await save_catalog_map(store, prices)
         except StoreError as exc:  # keep serving: /readyz says what is wrong
             log.error("could not save the Stripe catalog map: %s", exc)
-        log.warning("PAYMENTS ARE EMULATED: no STRIPE_SECRET, so Stripe is the built-in emulator "
-                    "at %s%s (catalog synced: %s)", settings.public_url, EMULATOR_PATH, report.summary())
+        log.info("Stripe emulator at %s%s, catalog synced into it: %s", settings.public_url,
+                 EMULATOR_PATH, report.summary())
     else:
         try:
             prices = await load_catalog_map(store)
@@ -191,17 +199,21 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     """The gateway. With `lazy`, the services open on the first request instead of in the
     lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open)."""
     settings = settings or load_settings()
+    graphql = GatewayGraphQL(
+        build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
+                     max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
+                     introspection=settings.introspection_enabled),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None)
     routes: list[Any] = [
-        Route("/graphql", GatewayGraphQL(
-            build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
-                         max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
-                         introspection=settings.introspection_enabled),
-            graphql_ide="graphiql" if settings.graphiql_enabled else None), methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(WEBHOOK_PATH, stripe_webhook, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    if settings.graphiql_enabled:
+        graphql.explorer = Explorer()
+        routes += graphql.explorer.routes()
     if not settings.checkout_success_url or not settings.checkout_cancel_url:
         routes += dev_pages.routes
 
@@ -270,6 +282,9 @@ def _mount_emulator(app: Starlette, settings: Settings) -> Any:
     base = settings.public_url.rstrip("/")
     emulator = Emulator(webhook_urls=[base + WEBHOOK_PATH], webhook_secret=None,
                         public_url=base + EMULATOR_PATH,
-                        webhook_transport=httpx.ASGITransport(app=app))
+                        webhook_transport=httpx.ASGITransport(app=app),
+                        # as a Stripe endpoint would be set up: only the events the gateway
+                        # handles, so the catalog sync at start sends nothing
+                        enabled_events=frozenset(HANDLERS))
     app.router.routes.append(Mount(EMULATOR_PATH, app=emulator.app))
     return emulator

@@ -33,11 +33,13 @@ def api_version() -> str:
 class Emulator:
     def __init__(self, webhook_urls: list[str] | None = None, webhook_secret: str | None = None,
                  public_url: str | None = None, webhook_transport: httpx.AsyncBaseTransport | None = None,
-                 delivery_retries: int = 5, delivery_backoff: float = 0.5) -> None:
+                 delivery_retries: int = 5, delivery_backoff: float = 0.5,
+                 enabled_events: frozenset[str] | None = None) -> None:
         self.webhook_secret = webhook_secret or "whsec_" + new_id("", 32)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.faults = Faults()
-        self.deliverer = Deliverer(self.webhook_secret, DeliveryConfig(urls=list(webhook_urls or [])),
+        self.deliverer = Deliverer(self.webhook_secret, DeliveryConfig(urls=list(webhook_urls or []),
+                                                                       enabled_events=enabled_events),
                                    transport=webhook_transport, retries=delivery_retries, backoff=delivery_backoff)
         self.state = self._new_state()
         self.idempotency = IdempotencyKeys()

@@ -38,11 +38,15 @@ class DeliveryConfig:
     duplicate: int = 0
     reorder: bool = False
     undelivered_rate: float = 0.0
+    # The event types the endpoints subscribe to (a Stripe endpoint's enabled_events);
+    # None is every type ("*"). Other events are for no endpoint: pending_webhooks 0.
+    enabled_events: frozenset[str] | None = None
     rng: random.Random = field(default_factory=random.Random)
 
     def settings(self) -> dict[str, Any]:
         return {"urls": self.urls, "mode": self.mode, "duplicate": self.duplicate, "reorder": self.reorder,
-                "undelivered_rate": self.undelivered_rate}
+                "undelivered_rate": self.undelivered_rate,
+                "enabled_events": sorted(self.enabled_events) if self.enabled_events is not None else ["*"]}
 
 
 class Deliverer:
@@ -64,6 +68,8 @@ class Deliverer:
         endpoints the event is for (its pending_webhooks)."""
         config = self.config
         if config.mode == "off" or not config.urls:
+            return 0
+        if config.enabled_events is not None and event["type"] not in config.enabled_events:
             return 0
         if config.undelivered_rate and config.rng.random() < config.undelivered_rate:
             return len(config.urls)

@@ -96,3 +96,20 @@ class ServerThread:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(10)
+
+
+def command_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a person trying the gateway: no secrets, keys or table set."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("JWT_", "QUOTE_", "STRIPE_", "COMMERCE_", "CHECKOUT_", "GRAPHIQL",
+                                  "PUBLIC_URL", "LOG_LEVEL"))}
+    return {**clean, "GATEWAY_DB": str(tmp_path / "g.db"), "ENVIRONMENT": "development"}
+
+
+def run_gateway(*args: str, env: dict | None = None, timeout: float = 60,
+                python: str | None = None) -> subprocess.CompletedProcess:
+    """`gateway ARGS…` as a separate process, as a person runs it."""
+    import sys
+
+    return subprocess.run([python or sys.executable, str(ROOT / "cli.py"), *args], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=ROOT)

@@ -13,21 +13,18 @@ import httpx
 import jwt
 import pytest
 
-from services import free_port, wait_for_port
+from services import command_env, free_port, run_gateway, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def gateway(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, cwd=ROOT)
+    return run_gateway(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture
 def env(tmp_path) -> dict:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("JWT_", "QUOTE_", "STRIPE_", "COMMERCE_", "CHECKOUT_"))}
-    return {**clean, "GATEWAY_DB": str(tmp_path / "g.db"), "ENVIRONMENT": "development"}
+    return command_env(tmp_path)
 
 
 def test_token_mints_a_token_the_gateway_accepts(env):
@@ -88,8 +85,8 @@ def test_serve_prints_the_graphiql_url_and_answers(env):
         assert len(body["data"]["products"]) >= 18
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-    assert f"http://127.0.0.1:{port}/graphql" in out
+        _, err = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/graphql" in err
 
 
 def test_create_table_is_idempotent_and_the_gateway_runs_on_it(env, dynamodb_local):
