@@ -243,7 +243,8 @@ async def read_ssm_parameter(name: str, variable: str) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        async with aioboto3.Session().client("ssm") as ssm:
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+        async with aioboto3.Session(region_name=region).client("ssm") as ssm:
             response = await ssm.get_parameter(Name=name, WithDecryption=True)
     except (BotoCoreError, ClientError) as exc:
         raise ConfigError(f"{variable}: cannot read SSM parameter {name!r}: {exc}") from None

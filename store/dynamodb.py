@@ -2,12 +2,15 @@
 
 The endpoint, region and credentials come from the standard AWS configuration
 (AWS_ENDPOINT_URL_DYNAMODB points it at DynamoDB Local). One client per process.
+The region is AWS_DEFAULT_REGION, else AWS_REGION (what Lambda sets, and what most people
+export; botocore alone reads only the first), else the AWS config file's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 from decimal import Decimal
 from typing import Any, Sequence
@@ -22,6 +25,11 @@ from store.base import (
     encode_cursor, is_expired, now_epoch, unique_keys,
 )
 from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
+
+def aws_session() -> aioboto3.Session:
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+    return aioboto3.Session(region_name=region)
+
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -66,7 +74,7 @@ class DynamoDBStore:
     async def open(cls, table: str, *, session: aioboto3.Session | None = None) -> DynamoDBStore:
         stack = contextlib.AsyncExitStack()
         client = await stack.enter_async_context(
-            (session or aioboto3.Session()).client("dynamodb", config=CLIENT_CONFIG)
+            (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG)
         )
         return cls(client, table, stack)
 
@@ -203,7 +211,7 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
     """Create the table (keys, GSI, TTL) if missing; safe to run any number of times.
 
     Returns what it did, for the CLI to print."""
-    async with (session or aioboto3.Session()).client("dynamodb", config=CLIENT_CONFIG) as client:
+    async with (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG) as client:
         created = True
         try:
             await client.create_table(
