@@ -9,75 +9,25 @@ The order lives at ORDER#{id} / METADATA (found in O(1) by id, versioned), with 
 copy in its owner's list at USER#{userId} / ORDER#{created}#{id} (the seed's layout,
 read by the dashboard) that only ever moves forward to newer versions.
 
-Status follows from facts that only ever grow, merged with versioned writes:
-
-    fact              grows by                                  from
-    paid              false -> true                             session payment_status, async_payment_succeeded
-    payment_failed    false -> true                             async_payment_failed
-    refunded          max(amount refunded so far)               charge.amount_refunded
-    dispute           none -> open -> won | lost                dispute status
-
-    status = PROCESSING      not paid, not failed
-             PAYMENT_FAILED  not paid, failed
-             DISPUTED        paid, dispute open
-             REFUNDED        paid, dispute lost or refunded >= total
-             PARTIALLY_REFUNDED  paid, 0 < refunded < total
-             PAID            paid otherwise
-
-Because merging is monotonic, events may arrive late, twice or out of order: a
-`completed` after a refund leaves the order refunded, and a refund that arrives
-first creates the order (from Stripe) and then applies.
+Status follows from facts that only ever grow (`commerce/facts.py`: payment, refunds and
+disputes by id, and the status table), merged with versioned writes. Because merging is
+monotonic, events may arrive late, twice or out of order: a `completed` after a refund
+leaves the order refunded, and a refund that arrives first creates the order (from
+Stripe) and then applies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from commerce.facts import Facts, facts_item, facts_of, status_of
 from commerce.payments import SOURCE, Payments
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 
-DISPUTE_RANK = {"none": 0, "open": 1, "won": 2, "lost": 2}
 # A session retrieved with this expansion carries its line items (Stripe includes up to
 # ten; more are listed with their own call) and their products (for SKUs).
 LINE_ITEMS_EXPANDED = "line_items.data.price.product"
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    paid: bool = False
-    payment_failed: bool = False
-    refunded: int = 0
-    dispute: str = "none"
-
-    def merge(self, other: Facts) -> Facts:
-        dispute = self.dispute
-        if DISPUTE_RANK[other.dispute] > DISPUTE_RANK[dispute]:
-            dispute = other.dispute
-        return Facts(self.paid or other.paid, self.payment_failed or other.payment_failed,
-                     max(self.refunded, other.refunded), dispute)
-
-
-def status_of(facts: Facts, total: int) -> str:
-    if not facts.paid:
-        return "PAYMENT_FAILED" if facts.payment_failed else "PROCESSING"
-    if facts.dispute == "open":
-        return "DISPUTED"
-    if facts.dispute == "lost" or (total > 0 and facts.refunded >= total):
-        return "REFUNDED"
-    return "PARTIALLY_REFUNDED" if facts.refunded > 0 else "PAID"
-
-
-def facts_of(order: dict[str, Any]) -> Facts:
-    f = order.get("facts", {})
-    return Facts(f.get("paid", False), f.get("paymentFailed", False), f.get("refunded", 0),
-                 f.get("dispute", "none"))
-
-
-def _facts_item(facts: Facts) -> dict[str, Any]:
-    return {"paid": facts.paid, "paymentFailed": facts.payment_failed, "refunded": facts.refunded,
-            "dispute": facts.dispute}
 
 
 def metadata_value(stripe_object: Any, name: str) -> str | None:
@@ -128,7 +78,8 @@ async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict
         status = status_of(merged, current["total"])
         if merged == facts_of(current) and current.get("status") == status:
             return None  # also repairs a status that disagrees with its facts
-        return {**current, "facts": _facts_item(merged), "refunded": merged.refunded, "status": status}
+        return {**current, "facts": facts_item(merged), "refunded": merged.refunded,
+                "chargedBack": merged.charged_back, "status": status}
 
     updated = await update_versioned(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind
@@ -208,12 +159,12 @@ async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[st
         keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
         "orderId": session_id, "orderNumber": order_number(session_id),
         "userId": user_id, "guest": signed_in is None,
-        "status": status_of(facts, session["amount_total"]), "facts": _facts_item(facts),
+        "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
         "items": [_order_line(item) for item in lines["data"]],
         "currency": session["currency"].upper(),
         "subtotal": session["amount_subtotal"], "discount": totals.get("amount_discount") or 0,
         "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
-        "total": session["amount_total"], "refunded": facts.refunded,
+        "total": session["amount_total"], "refunded": facts.refunded, "chargedBack": facts.charged_back,
         "email": email, "shippingAddress": _shipping_address(session),
         "stripeSessionId": session_id, "stripePaymentIntentId": _id_of(session.get("payment_intent")),
         "quoteSignature": metadata_value(session, "quoteSignature"),

@@ -51,7 +51,9 @@ class Order:
     shipping: Money
     tax: Money
     total: Money
-    refunded: Money
+    refunded: Money = strawberry.field(description="Refunds that count: pending or succeeded, not failed.")
+    charged_back: Money = strawberry.field(
+        description="Taken back by the cardholder's bank through lost disputes (not a refund).")
     email: str | None
     shipping_name: str | None
     shipping_address: Address | None
@@ -71,6 +73,7 @@ class Order:
             subtotal=money(item["subtotal"], cur), discount=money(item["discount"], cur),
             shipping=money(item["shipping"], cur), tax=money(item["tax"], cur),
             total=money(item["total"], cur), refunded=money(item["refunded"], cur),
+            charged_back=money(item.get("chargedBack", 0), cur),
             email=item.get("email"),
             shipping_name=address.get("name") if address else None,
             shipping_address=Address(

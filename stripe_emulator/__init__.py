@@ -37,8 +37,13 @@ Controls (JSON or form bodies; bad input is a 400 with a message):
     POST /_emulator/checkout/sessions/{id}/pay            {card_number, email, name, line1, line2,
                                      city, state, postal_code, country, shipping_rate, billing_country}
     POST /_emulator/checkout/sessions/{id}/async_payment  {outcome: succeeded|failed}
-    POST /_emulator/charges/{id}/dispute                  {amount, reason}: opens a dispute
+    POST /_emulator/charges/{id}/dispute                  {amount, reason, status}: opens a dispute
+                                     (status warning_needs_response: an inquiry)
+    POST /_emulator/disputes/{id}/status                  {status}: any of Stripe's dispute statuses
+                                     (charge.dispute.closed when it ends it, else .updated)
     POST /_emulator/disputes/{id}/close                   {outcome: won|lost}
+    POST /_emulator/refunds/{id}/fail                     {failure_reason}: the refund fails, even
+                                     after it succeeded (refund.failed, charge.refund.updated)
 Events that no endpoint answered with a 2xx are listed by GET /v1/events?delivery_success=false.
 """
 

@@ -15,7 +15,8 @@ from starlette.routing import Route
 from stripe_emulator.checkout.settle import open_session, settle, settle_async
 from stripe_emulator.errors import invalid, missing
 from stripe_emulator.forms import decode
-from stripe_emulator.resources.disputes import close_dispute, open_dispute
+from stripe_emulator.resources.disputes import close_dispute, move_dispute, open_dispute
+from stripe_emulator.resources.payments import fail_refund
 from stripe_emulator.state import public
 
 if TYPE_CHECKING:
@@ -173,12 +174,13 @@ async def dispute(request: Request) -> JSONResponse:
     if charge is None:
         raise missing("charge", request.path_params["id"])
     data = await _body(request)
-    _known(data, {"amount", "reason"})
+    _known(data, {"amount", "reason", "status"})
     amount = _int(data, "amount", charge["amount"])
     reason = data.get("reason", "fraudulent")
-    if not isinstance(reason, str):
-        raise invalid("reason must be a string.", param="reason")
-    return JSONResponse(public(open_dispute(state, charge, amount, reason)))
+    status = data.get("status", "needs_response")
+    if not isinstance(reason, str) or not isinstance(status, str):
+        raise invalid("reason and status must be strings.", param="reason")
+    return JSONResponse(public(open_dispute(state, charge, amount, reason, status)))
 
 
 async def decide_dispute(request: Request) -> JSONResponse:
@@ -194,6 +196,33 @@ async def decide_dispute(request: Request) -> JSONResponse:
     return JSONResponse(public(found))
 
 
+async def dispute_status(request: Request) -> JSONResponse:
+    state = _emulator(request).state
+    found = state.disputes.get(request.path_params["id"])
+    if found is None:
+        raise missing("dispute", request.path_params["id"])
+    data = await _body(request)
+    _known(data, {"status"})
+    if not isinstance(data.get("status"), str):
+        raise invalid("status must be one of Stripe's dispute statuses.", param="status")
+    move_dispute(state, found, data["status"])
+    return JSONResponse(public(found))
+
+
+async def refund_failure(request: Request) -> JSONResponse:
+    state = _emulator(request).state
+    found = state.refunds.get(request.path_params["id"])
+    if found is None:
+        raise missing("refund", request.path_params["id"])
+    data = await _body(request)
+    _known(data, {"failure_reason"})
+    reason = data.get("failure_reason", "lost_or_stolen_card")
+    if not isinstance(reason, str):
+        raise invalid("failure_reason must be a string.", param="failure_reason")
+    fail_refund(state, found, reason)
+    return JSONResponse(public(found))
+
+
 routes = [
     Route("/_emulator/webhooks", webhooks, methods=["GET", "POST"]),
     Route("/_emulator/webhooks/flush", flush, methods=["POST"]),
@@ -203,4 +232,6 @@ routes = [
     Route("/_emulator/checkout/sessions/{id}/async_payment", async_payment, methods=["POST"]),
     Route("/_emulator/charges/{id}/dispute", dispute, methods=["POST"]),
     Route("/_emulator/disputes/{id}/close", decide_dispute, methods=["POST"]),
+    Route("/_emulator/disputes/{id}/status", dispute_status, methods=["POST"]),
+    Route("/_emulator/refunds/{id}/fail", refund_failure, methods=["POST"]),
 ]

@@ -209,3 +209,25 @@ def test_the_command_line(recon):
 def test_a_bad_since_is_a_user_error(recon, since):
     result = recon.gql(SYNC, {"since": since}, admin(recon))["data"]["syncOrders"]
     assert [(e["code"]) for e in result["userErrors"]] == ["INVALID_INPUT"]
+
+
+def test_sync_counts_a_failed_refund_out_and_maps_every_dispute_status(recon):
+    ids = paid_sessions(recon, 2, f"money-{recon.engine}")  # delivered: both orders exist, PAID
+    stripe = recon.stripe()
+    charges = [stripe.v1.payment_intents.retrieve(stripe.v1.checkout.sessions.retrieve(i).payment_intent).latest_charge
+               for i in ids]
+    recon.control("webhooks", {"mode": "off"})  # what follows is for sync alone to find
+    try:
+        refund = stripe.v1.refunds.create(params={"charge": charges[0], "amount": 300})
+        recon.control(f"refunds/{refund.id}/fail", {})
+        dispute = recon.control(f"charges/{charges[1]}/dispute", {"status": "warning_needs_response"})
+        recon.control(f"disputes/{dispute['id']}/status", {"status": "warning_closed"})
+        body = recon.gql(SYNC, token=admin(recon))
+    finally:
+        recon.control("webhooks", {"mode": "deliver"})
+    assert body["data"]["syncOrders"]["userErrors"] == []
+    found = orders(recon, ids)
+    assert found[ids[0]]["status"] == "PAID" and int(found[ids[0]]["refunded"]) == 0
+    assert found[ids[0]]["facts"]["refunds"][refund.id]["status"] == "failed"
+    assert found[ids[1]]["status"] == "PAID" and found[ids[1]]["facts"]["disputes"][dispute["id"]]["status"] == \
+        "warning_closed"

@@ -286,6 +286,64 @@ def test_disputes_open_and_close(hook):
     assert orders_for(hook, session.id)[0]["status"] == "PAID"
 
 
+def paid_order_with_charge(hook, amount: int = 3000) -> tuple[str, str, str]:
+    """A paid, recorded order: its session id, payment intent and charge."""
+    session = new_session(hook, amount=amount)
+    pay(hook, session.id)
+    deliver(hook, event_of(hook, "checkout.session.completed", session.id))
+    pi = hook.stripe().v1.checkout.sessions.retrieve(session.id).payment_intent
+    return session.id, pi, hook.stripe().v1.payment_intents.retrieve(pi).latest_charge
+
+
+@pytest.mark.parametrize("opening, moves, closing_event, status, charged_back", [
+    ("warning_needs_response", ["warning_under_review"], "warning_closed", "PAID", 0),  # an inquiry, closed
+    ("needs_response", ["under_review"], "won", "PAID", 0),
+    ("needs_response", [], "prevented", "PAID", 0),
+    ("needs_response", ["under_review"], "lost", "REFUNDED", 3000),
+])
+def test_every_dispute_status_stripe_documents_leads_to_a_status(hook, opening, moves, closing_event, status,
+                                                                 charged_back):
+    session_id, _, charge = paid_order_with_charge(hook)
+    dispute = hook.control(f"charges/{charge}/dispute", {"status": opening})
+    deliver(hook, event_of(hook, "charge.dispute.created", dispute["id"]))
+    assert orders_for(hook, session_id)[0]["status"] == "DISPUTED"
+    for move in moves:
+        hook.control(f"disputes/{dispute['id']}/status", {"status": move})
+        deliver(hook, event_of(hook, "charge.dispute.updated", dispute["id"]))
+        assert orders_for(hook, session_id)[0]["status"] == "DISPUTED"
+    hook.control(f"disputes/{dispute['id']}/status", {"status": closing_event})
+    closed = event_of(hook, "charge.dispute.closed", dispute["id"])
+    deliver(hook, closed)
+    [order] = orders_for(hook, session_id)
+    assert order["status"] == status and int(order["chargedBack"]) == charged_back
+    assert int(order["refunded"]) == 0  # a chargeback is not a refund
+    # a stale copy of the opening event, delivered late, moves nothing back
+    late = event_of(hook, "charge.dispute.created", dispute["id"])
+    deliver(hook, {**late, "id": late["id"] + "late"})
+    assert orders_for(hook, session_id)[0]["status"] == status
+
+
+def test_a_refund_that_fails_stops_counting_in_any_order_of_events(hook):
+    session_id, pi, _ = paid_order_with_charge(hook, amount=4000)
+    made = refund(hook, pi, 1000)
+    refunded = event_of(hook, "charge.refunded", pi)
+    deliver(hook, refunded)
+    [order] = orders_for(hook, session_id)
+    assert order["status"] == "PARTIALLY_REFUNDED" and int(order["refunded"]) == 1000
+    hook.control(f"refunds/{made.id}/fail", {"failure_reason": "expired_or_canceled_card"})
+    deliver(hook, event_of(hook, "refund.failed", pi))
+    [order] = orders_for(hook, session_id)
+    assert order["status"] == "PAID" and int(order["refunded"]) == 0
+    # the earlier charge.refunded again (a retry Stripe sends late): the refund stays failed
+    deliver(hook, {**refunded, "id": refunded["id"] + "again"})
+    assert int(orders_for(hook, session_id)[0]["refunded"]) == 0
+    # a second refund that succeeds counts alone
+    refund(hook, pi, 500)
+    deliver(hook, event_of(hook, "refund.created", pi))
+    [order] = orders_for(hook, session_id)
+    assert order["status"] == "PARTIALLY_REFUNDED" and int(order["refunded"]) == 500
+
+
 def test_an_expired_session_closes_its_record_and_makes_no_order(hook):
     session = new_session(hook)
     hook.stripe().v1.checkout.sessions.expire(session.id)

@@ -8,7 +8,8 @@ from typing import Any, Awaitable, Callable
 
 import stripe
 
-from commerce.orders import Facts, apply_facts, find_order, is_ours, order_from_session
+from commerce.facts import Facts, facts_from_charge
+from commerce.orders import apply_facts, find_order, is_ours, order_from_session
 from commerce.payments import Payments
 from store import Store, keys
 
@@ -39,12 +40,13 @@ async def checkout_expired(store: Store, payments: Payments, obj: dict) -> Outco
 
 
 async def charge_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    charge = await payments.call(payments.client.v1.charges.retrieve_async, obj["id"])
-    return await _apply_to_payment(store, payments, charge.payment_intent,
-                                   Facts(paid=bool(charge.paid), refunded=charge.amount_refunded or 0))
+    charge = await _charge(payments, obj["id"])
+    return await _apply_to_payment(store, payments, charge.get("payment_intent"), facts_from_charge(charge))
 
 
 async def refund_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
+    """refund.created / updated / failed and charge.refund.updated: the charge lists every
+    refund with its status, so a refund that failed stops counting."""
     charge_id = obj.get("charge")
     if not isinstance(charge_id, str):
         return "ignored"
@@ -52,11 +54,23 @@ async def refund_changed(store: Store, payments: Payments, obj: dict) -> Outcome
 
 
 async def dispute_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    dispute = await payments.call(payments.client.v1.disputes.retrieve_async, obj["id"])
-    state = dispute.status if dispute.status in ("won", "lost") else "open"
-    charge = await payments.call(payments.client.v1.charges.retrieve_async, _id(dispute.charge))
-    return await _apply_to_payment(store, payments, charge.payment_intent,
-                                   Facts(paid=True, refunded=charge.amount_refunded or 0, dispute=state))
+    dispute = (await payments.call(payments.client.v1.disputes.retrieve_async, obj["id"])).to_dict()
+    charge = await _charge(payments, _id(dispute.get("charge")))
+    facts = facts_from_charge(charge, disputes=[dispute])
+    return await _apply_to_payment(store, payments, charge.get("payment_intent"), facts)
+
+
+async def _charge(payments: Payments, charge_id: str | None) -> dict[str, Any]:
+    """The charge as Stripe's JSON, with its refunds (listed in full past the first ten)."""
+    charge = (await payments.call(payments.client.v1.charges.retrieve_async, charge_id,
+                                  params={"expand": ["refunds"]})).to_dict()
+    listed = charge.get("refunds")
+    if isinstance(listed, dict) and listed.get("has_more"):
+        page = await payments.call(payments.client.v1.refunds.list_async,
+                                   params={"charge": charge["id"], "limit": 100})
+        charge["refunds"] = {"object": "list", "has_more": False,
+                             "data": [r.to_dict() async for r in page.auto_paging_iter()]}
+    return charge
 
 
 async def _apply_to_payment(store: Store, payments: Payments, payment_intent: Any, facts: Facts) -> Outcome:
@@ -80,7 +94,7 @@ async def _apply_to_payment(store: Store, payments: Payments, payment_intent: An
 def _id(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return value.id
+    return value["id"] if isinstance(value, dict) else value.id
 
 
 Handler = Callable[[Store, Payments, dict], Awaitable[Outcome]]
@@ -93,6 +107,8 @@ HANDLERS: dict[str, Handler] = {
     "charge.refunded": charge_changed,
     "refund.created": refund_changed,
     "refund.updated": refund_changed,
+    "refund.failed": refund_changed,
+    "charge.refund.updated": refund_changed,
     "charge.dispute.created": dispute_changed,
     "charge.dispute.updated": dispute_changed,
     "charge.dispute.closed": dispute_changed,

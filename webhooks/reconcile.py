@@ -22,7 +22,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
-from commerce.orders import Facts, apply_facts, facts_of, find_order, is_ours, order_from_session, status_of
+from commerce.facts import Facts, facts_from_charge, facts_of, status_of
+from commerce.orders import apply_facts, find_order, is_ours, order_from_session
 from commerce.payments import Payments
 from store import Store, keys
 from store.base import now_epoch
@@ -39,8 +40,8 @@ EVENT_HORIZON = 30 * 86400
 SESSION_SETTLED = frozenset({"checkout.session.completed"})
 HANDLED_EVENTS = [
     "checkout.session.completed", "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed", "charge.refunded", "charge.dispute.created",
-    "charge.dispute.closed",
+    "checkout.session.async_payment_failed", "charge.refunded", "charge.refund.updated", "refund.failed",
+    "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
 ]
 
 
@@ -92,7 +93,7 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
     while True:
         params: dict[str, Any] = {
             "created": {"gte": run["since"], "lte": run["until"]}, "status": "complete", "limit": PAGE,
-            "expand": ["data.payment_intent.latest_charge"]}
+            "expand": ["data.payment_intent.latest_charge.refunds"]}
         if run["startingAfter"]:
             params["starting_after"] = run["startingAfter"]
         page = await payments.call(payments.client.v1.checkout.sessions.list_async, params=params)
@@ -142,14 +143,12 @@ async def _facts(payments: Payments, session: Any) -> Facts:
     charge = getattr(pi, "latest_charge", None) if pi is not None and not isinstance(pi, str) else None
     if charge is None or isinstance(charge, str):
         return Facts(paid=paid)
-    dispute = "none"
+    disputes: list[dict] = []
     if charge.disputed:
-        disputes = await payments.call(payments.client.v1.disputes.list_async,
-                                       params={"charge": charge.id, "limit": 1})
-        if disputes.data:
-            status = disputes.data[0].status
-            dispute = status if status in ("won", "lost") else "open"
-    return Facts(paid=paid, refunded=charge.amount_refunded or 0, dispute=dispute)
+        listed = await payments.call(payments.client.v1.disputes.list_async,
+                                     params={"charge": charge.id, "limit": 100})
+        disputes = [d.to_dict() for d in listed.data]
+    return Facts(paid=paid).merge(facts_from_charge(charge.to_dict(), disputes=disputes))
 
 
 async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool,

@@ -7,10 +7,11 @@ from typing import Any
 
 from stripe_emulator import objects
 from stripe_emulator.errors import invalid
+from stripe_emulator.ids import new_id
 from stripe_emulator.listing import LIST_PARAMS
 from stripe_emulator.params import check_known, integer, merge_metadata, metadata, text
 from stripe_emulator.resources.call import Call, Handler, retrieve
-from stripe_emulator.state import public
+from stripe_emulator.state import State, public
 
 REFUND_REASONS = (None, "duplicate", "fraudulent", "requested_by_customer")
 
@@ -66,6 +67,28 @@ def _refunded_charge(call: Call) -> dict[str, Any]:
             raise invalid("This PaymentIntent has no successful charge to refund.", param="payment_intent")
         charge_id = pi["latest_charge"]
     return call.get("charges", "charge", charge_id)
+
+
+REFUND_FAILURES = ("charge_for_pending_refund_disputed", "declined", "expired_or_canceled_card",
+                   "insufficient_funds", "lost_or_stolen_card", "merchant_request", "unknown")
+
+
+def fail_refund(state: State, refund: dict[str, Any], reason: str) -> None:
+    """A refund that fails, even after it succeeded (Stripe: refund.failed): its amount is
+    no longer refunded on the charge."""
+    if refund["status"] not in ("pending", "succeeded", "requires_action"):
+        raise invalid(f"This refund is {refund['status']}.", param="id")
+    if reason not in REFUND_FAILURES:
+        raise invalid(f"failure_reason must be one of {', '.join(REFUND_FAILURES)}.", param="failure_reason")
+    charge = state.charges[refund["charge"]]
+    previous = {"status": refund["status"]}
+    refund.update(status="failed", failure_reason=reason, failure_balance_transaction=new_id("txn_"))
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+    charge["refunds"]["data"] = [public(refund) if r["id"] == refund["id"] else r for r in charge["refunds"]["data"]]
+    state.emit("refund.failed", refund, previous)
+    state.emit("charge.refund.updated", refund, previous)
+    state.emit("refund.updated", refund, previous)
 
 
 def update_refund(call: Call) -> dict[str, Any]:
