@@ -11,6 +11,15 @@ from commerce.errors import ErrorCode, Problem, shown
 MAX_LINES = 50
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
 MAX_TOTAL = 99_999_999  # Stripe's ceiling for one USD charge, in cents
+# Stripe's minimum charge per presentment currency, in minor units (its currencies guide);
+# a cart under it could be quoted but never paid. Other currencies: the common 50.
+MINIMUM_CHARGE = {
+    "USD": 50, "AED": 200, "AUD": 50, "BGN": 100, "BRL": 50, "CAD": 50, "CHF": 50, "CZK": 1500,
+    "DKK": 250, "EUR": 50, "GBP": 30, "HKD": 400, "HUF": 17500, "INR": 50, "JPY": 50, "MXN": 1000,
+    "MYR": 200, "NOK": 300, "NZD": 50, "PLN": 200, "RON": 200, "SEK": 300, "SGD": 50, "THB": 1000,
+}
+ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX",
+                          "VND", "VUV", "XAF", "XOF", "XPF"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +86,19 @@ def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list
     if total > MAX_TOTAL:
         return [Problem(("input", "items"), ErrorCode.INVALID_INPUT,
                         "The cart total is above what one payment can take; split the order.")]
+    minimum = MINIMUM_CHARGE.get(catalog.currency, 50)
+    if total < minimum:
+        return [Problem(("input", "items"), ErrorCode.BELOW_MINIMUM_CHARGE,
+                        f"The cart comes to {shown_amount(total, catalog.currency)}; card payments start at "
+                        f"{shown_amount(minimum, catalog.currency)}. Add something to the cart.")]
     discount = sum(line.discount for line in priced)
     return PricedCart(catalog.currency, priced, total + discount, discount, total)
+
+
+def shown_amount(amount: int, currency: str) -> str:
+    if currency in ZERO_DECIMAL:
+        return f"{amount} {currency}"
+    return f"{amount // 100}.{amount % 100:02d} {currency}"
 
 
 def _price_line(catalog: Catalog, sku: str, quantity: int) -> PricedLine:

@@ -176,3 +176,41 @@ def test_graphiql_is_served_to_a_browser(gateway):
 def test_health_and_readiness(gateway):
     assert gateway.http.get("/healthz").json() == {"status": "ok"}
     assert gateway.http.get("/readyz").json() == {"status": "ok", "store": "ok"}
+
+
+@pytest.fixture(scope="module")
+def cheap_shop(tmp_path_factory):
+    """A catalog with a 30-cent charm: under Stripe's 50-cent minimum alone, over it twice."""
+    import json
+
+    from conftest import gateway_env, running_gateway
+
+    tmp = tmp_path_factory.mktemp("cheap")
+    (tmp / "products.json").write_text(json.dumps({"currency": "USD", "products": [
+        {"sku": "CHARM-TINY", "name": "Tiny charm", "category": "accessories", "description": "A tiny charm.",
+         "price": 30, "active": True}]}))
+    with running_gateway(gateway_env(tmp, CATALOG_PATH=str(tmp / "products.json"))) as client:
+        yield client
+
+
+def test_a_cart_under_stripes_minimum_charge_is_refused_at_quote_time(cheap_shop):
+    before = cheap_shop.stored_quotes()
+    body = create(cheap_shop, [{"sku": "CHARM-TINY", "quantity": 1}])["data"]["createCartQuote"]
+    assert body["quote"] is None
+    [error] = body["userErrors"]
+    assert error["code"] == "BELOW_MINIMUM_CHARGE" and error["field"] == ["input", "items"]
+    assert "0.30 USD" in error["message"] and "0.50 USD" in error["message"]
+    assert cheap_shop.stored_quotes() == before
+    two = create(cheap_shop, [{"sku": "CHARM-TINY", "quantity": 2}])["data"]["createCartQuote"]
+    assert two["userErrors"] == [] and two["quote"]["total"]["amount"] == 60
+
+
+def test_the_emulator_refuses_a_session_under_the_minimum_as_stripe_does(gateway):
+    import stripe
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        gateway.stripe().v1.checkout.sessions.create(params={
+            "mode": "payment", "success_url": "https://shop.example/ok",
+            "line_items": [{"price_data": {"currency": "usd", "unit_amount": 49, "product_data": {"name": "x"}},
+                            "quantity": 1}]})
+    assert refused.value.code == "amount_too_small"

@@ -28,6 +28,12 @@ SESSION_PARAMS = {
     "payment_method_types", "expand", "billing_address_collection", "submit_type", "customer_creation",
 }
 MIN_LIFETIME, MAX_LIFETIME = 30 * 60, 24 * 3600
+# Stripe's minimum charge per currency, in minor units (its currencies guide); others: 50.
+MINIMUM_CHARGE = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50, "czk": 1500,
+    "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50, "jpy": 50, "mxn": 1000,
+    "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}
 
 
 def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -71,6 +77,10 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
         "_line_items": items, "_pi_metadata": metadata(pi_data, where="payment_intent_data[metadata]") or {},
     }
     recompute(session, shipping=rates[0] if rates else None, country=None)
+    minimum = MINIMUM_CHARGE.get(session_currency, 50)
+    if 0 < session["amount_total"] < minimum:
+        raise invalid(f"The Checkout Session's total amount due must add up to at least {minimum} "
+                      f"{session_currency} (in minor units).", param="line_items", code="amount_too_small")
     state.sessions[session["id"]] = session
     return session
 
