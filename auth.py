@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import jwt
 
 from settings import Settings
+from store import keys
 
 MAX_TOKEN_LENGTH = 8192
 
@@ -82,11 +83,14 @@ class TokenVerifier:
 
 def _viewer(claims: dict) -> Viewer:
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not 1 <= len(sub) <= 255 or not sub.isprintable():
+    if not isinstance(sub, str) or not sub or not sub.isprintable():
         raise AuthError("The token's subject is not a valid user id.")
+    if not keys.fits(sub, keys.MAX_USER_ID_BYTES):  # it becomes part of store keys
+        raise AuthError(f"The token's subject is over {keys.MAX_USER_ID_BYTES} bytes (UTF-8).")
     email = claims.get("email")
-    if email is not None and (not isinstance(email, str) or len(email) > 320):
-        raise AuthError("The token's email claim is not valid.")
+    if email is not None and (not isinstance(email, str) or not keys.fits(email, keys.MAX_EMAIL_BYTES)):
+        raise AuthError(f"The token's email claim is not valid (a string of at most "
+                        f"{keys.MAX_EMAIL_BYTES} bytes).")
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthError("The token's roles claim must be a list of strings.")

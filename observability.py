@@ -29,6 +29,12 @@ WEBHOOK_EVENTS = Counter("gateway_webhook_events_total", "Webhook deliveries by 
 STRIPE_ERRORS = Counter("gateway_stripe_errors_total", "Stripe calls that failed (unavailable)",
                         registry=REGISTRY)
 STORE_ERRORS = Counter("gateway_store_errors_total", "Requests that failed on the store", registry=REGISTRY)
+ORDERS_NEEDING_REVIEW = Counter(
+    "gateway_orders_needing_review_total",
+    "Orders recorded as NEEDS_REVIEW: a session whose amounts differ from its quote", registry=REGISTRY)
+STRIPE_READS_REFUSED = Counter(
+    "gateway_stripe_reads_refused_total",
+    "Stripe reads refused by the per-request or per-client budget", registry=REGISTRY)
 DEAD_LETTERS = Counter("gateway_dead_letters_total", "Webhook events kept as dead letters", registry=REGISTRY)
 _labels: set[str] = set()
 

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     rate_limit_quotes: int = Field(60, ge=1, le=100_000)  # per client IP and per user, a minute
     rate_limit_checkouts: int = Field(20, ge=1, le=100_000)
     rate_limit_webhooks: int = Field(1200, ge=1, le=1_000_000)  # per client IP, a minute
+    # Stripe reads on behalf of queries (order fallback, checkoutSession), per user or client IP, a minute
+    rate_limit_stripe_reads: int = Field(60, ge=1, le=100_000)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     # In production these are off unless set to true; in development, on unless set to false.
     graphql_introspection: bool | None = None

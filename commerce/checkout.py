@@ -7,24 +7,38 @@ one live session: a repeat returns the open (or completed) one; after it expired
 new one is made. Every parameter is a function of the quote, the user and the
 generation, so concurrent callers send identical requests under one idempotency key
 and Stripe answers them all with the same session.
+
+A quote belongs to its first checkout's owner (QUOTE#{signature} / CLAIM, written if
+absent before Stripe is called): a signed-in user, or a guest with the email they gave
+(or none). Anyone else holding the signature gets QUOTE_IN_USE, never that shopper's
+session, and two concurrent checkouts with different parameters never reach Stripe
+with one idempotency key. Should Stripe still answer `idempotency_error` (replicas
+whose settings differ during a rollout), the caller gets the session the other request
+recorded, or QUOTE_IN_USE: never a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import stripe
+
 from commerce.catalog_sync import CatalogMap
+from commerce.orders import expected_charge
 from commerce.payments import SOURCE, Payments
 from commerce.pricing import PricedLine
 from commerce.profiles import Claims, link_customer
 from commerce.errors import ErrorCode
-from commerce.quotes import Quote, QuoteRejected
+from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected
 from commerce.shipping import ShippingRate
 from store import Store, keys
 
 MAX_SESSION_LIFETIME = 24 * 3600
+WINNER_WAIT_SECONDS = 3.0  # how long a request that lost an idempotency race waits for the winner's record
+IN_USE = "This quote is being checked out by another shopper; price the cart again."
 
 
 class CheckoutMismatch(Exception):
@@ -65,13 +79,30 @@ def session_view(session: Any) -> SessionView:
     )
 
 
+def checkout_owner(user_id: str | None, guest_email: str | None) -> str:
+    """Who a checkout is for: a signed-in user, or a guest by the email given (or none)."""
+    if user_id:
+        return f"user:{user_id}"
+    return "guest:" + (keys.guest_email(guest_email) if guest_email else "")
+
+
 async def checkout_for_quote(
     store: Store, payments: Payments, prices: CatalogMap, config: CheckoutConfig, quote: Quote,
     *, user_id: str | None, user_email: str | None, guest_email: str | None, now: int,
 ) -> SessionView:
     """The quote's live session (even once the quote has expired), or a new one for an
-    unexpired quote (QuoteRejected otherwise). The caller has checked the quote is genuine."""
-    records = await quote_sessions(store, quote.signature)
+    unexpired quote (QuoteRejected otherwise). The caller has checked the quote is genuine.
+    Only the quote's owner (its first checkout's) gets either: QUOTE_IN_USE for anyone else."""
+    if user_id:
+        guest_email = None  # ignored for signed-in users (the schema says so)
+    owner = checkout_owner(user_id, guest_email)
+    claim, records = await quote_checkouts(store, quote.signature)
+    if claim is None:
+        if quote.expired(now):
+            raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
+        claim = await _claim(store, quote, owner)
+    if claim["owner"] != owner:
+        raise QuoteRejected(ErrorCode.QUOTE_IN_USE, IN_USE)
     generation = 0
     if records:
         latest = records[0]
@@ -84,19 +115,71 @@ async def checkout_for_quote(
     customer = await ensure_customer(store, payments, user_id, user_email, now) if user_id else None
     params = session_params(quote, prices, config, user_id=user_id, customer=customer,
                             email=None if customer else guest_email)
-    session = await payments.call(
-        payments.client.v1.checkout.sessions.create_async, params=params,
-        options={"idempotency_key": f"checkout-{quote.signature}-{generation}"},
-    )
+    try:
+        session = await payments.call(
+            payments.client.v1.checkout.sessions.create_async, params=params,
+            options={"idempotency_key": f"checkout-{quote.signature}-{generation}"},
+        )
+    except stripe.IdempotencyError:
+        # Another request of the same owner made this generation's session with other
+        # parameters (a replica with other settings): that session is the answer.
+        return await _winners_session(store, payments, quote.signature, generation)
     await _check_totals(payments, session, quote)
-    await _record(store, quote, session, generation, user_id, now)
+    await _record(store, quote, session, generation, user_id, guest_email, owner, now)
     return session_view(session)
+
+
+async def quote_checkouts(store: Store, signature: str) -> tuple[dict | None, list[dict]]:
+    """The quote's claim and its session records (latest generation first), in one query."""
+    page = await store.query(keys.quote(signature).pk, limit=100)
+    claim_sk = keys.quote_claim(signature).sk
+    claim = next((item for item in page.items if item[keys.SK] == claim_sk), None)
+    records = [item for item in page.items if item[keys.SK].startswith(keys.SESSION_PREFIX)]
+    return claim, sorted(records, key=lambda item: item["generation"], reverse=True)
 
 
 async def quote_sessions(store: Store, signature: str) -> list[dict]:
     """The quote's session records, latest generation first."""
-    page = await store.query(keys.quote(signature).pk, prefix=keys.SESSION_PREFIX, limit=100)
-    return sorted(page.items, key=lambda item: item["generation"], reverse=True)
+    return (await quote_checkouts(store, signature))[1]
+
+
+async def _claim(store: Store, quote: Quote, owner: str) -> dict:
+    """The quote's claim: ours if no one has one, else the first claimant's."""
+    key = keys.quote_claim(quote.signature)
+    item = {keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "QuoteClaim", "owner": owner,
+            keys.EXPIRES_AT: quote.valid_until + EXPIRED_QUOTE_KEPT_SECONDS}
+    if await store.put(item, if_absent=True):
+        return item
+    return await store.get(key) or item
+
+
+async def _winners_session(store: Store, payments: Payments, signature: str, generation: int) -> SessionView:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WINNER_WAIT_SECONDS
+    while True:
+        records = [r for r in await quote_sessions(store, signature) if r["generation"] == generation]
+        if records:
+            session = await payments.retrieve_session(records[0]["stripeSessionId"])
+            if session is not None:
+                return session_view(session)
+        if loop.time() >= deadline:
+            raise QuoteRejected(ErrorCode.QUOTE_IN_USE, "This quote is being checked out in another "
+                                "request; try again in a moment.")
+        await asyncio.sleep(0.1)
+
+
+def session_record(session_id: str, quote_signature: str, *, user_id: str | None,
+                   guest_email: str | None, owner: str, expected: dict[str, Any], now: int) -> dict[str, Any]:
+    """SESSION#{id}: the proof this gateway made the session, whose order it is (never the
+    session's metadata) and what it must charge (`commerce.orders.expected_charge`).
+    commerce.orders makes orders only from sessions with this record."""
+    pointer = keys.session_pointer(session_id)
+    return {
+        keys.PK: pointer.pk, keys.SK: pointer.sk, keys.ENTITY: "SessionPointer",
+        "quoteSignature": quote_signature, "stripeSessionId": session_id, "userId": user_id,
+        "guestEmail": keys.guest_email(guest_email) if guest_email and not user_id else None,
+        "owner": owner, "expected": expected, "createdAt": now,
+    }
 
 
 def session_params(
@@ -189,14 +272,12 @@ async def _check_totals(payments: Payments, session: Any, quote: Quote) -> None:
     )
 
 
-async def _record(store: Store, quote: Quote, session: Any, generation: int,
-                  user_id: str | None, now: int) -> None:
-    pointer = keys.session_pointer(session.id)
-    await store.put({
-        keys.PK: pointer.pk, keys.SK: pointer.sk, keys.ENTITY: "SessionPointer",
-        "quoteSignature": quote.signature, "stripeSessionId": session.id, "userId": user_id,
-        "createdAt": now,
-    })
+async def _record(store: Store, quote: Quote, session: Any, generation: int, user_id: str | None,
+                  guest_email: str | None, owner: str, now: int) -> None:
+    expected = expected_charge(quote.cart.currency, quote.cart.total,
+                               [(line.unit_price, line.quantity) for line in quote.cart.lines])
+    await store.put(session_record(session.id, quote.signature, user_id=user_id, guest_email=guest_email,
+                                   owner=owner, expected=expected, now=now))
     record = keys.quote_session(quote.signature, session.id)
     await store.put({
         keys.PK: record.pk, keys.SK: record.sk, keys.ENTITY: "CheckoutSession",

@@ -19,6 +19,7 @@ class ErrorCode(str, Enum):
     PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
     SYNC_IN_PROGRESS = "SYNC_IN_PROGRESS"
     BELOW_MINIMUM_CHARGE = "BELOW_MINIMUM_CHARGE"
+    QUOTE_IN_USE = "QUOTE_IN_USE"  # another shopper's checkout holds the quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,20 @@ page, the dashboard's fallback and the reconciliation job all call it. It fetche
 session and its line items from Stripe (never trusting a payload), builds the order,
 and writes it with conditional puts, so any number of concurrent callers leave one.
 
+Only a session this gateway created becomes an order: its SESSION#{id} record (written
+at checkout) says so, names the owner (never the session's metadata, which anyone with
+access to the Stripe account can write) and keeps what the quote charges. A session
+whose amounts differ from its quote is recorded as NEEDS_REVIEW (logged as an
+`order_review` line and counted in `gateway_orders_needing_review_total`), never as a
+normal paid order. Without a record nothing is fetched from Stripe.
+
 The order lives at ORDER#{id} / METADATA (found in O(1) by id, versioned), with a
 copy in its owner's list at USER#{userId} / ORDER#{created}#{id} (the seed's layout,
 read by the dashboard) that only ever moves forward to newer versions.
 
 Status follows from facts that only ever grow (`commerce/facts.py`: payment, refunds and
-disputes by id, and the status table), merged with versioned writes. Because merging is
+disputes by id, and the status table; NEEDS_REVIEW, whatever the facts, when
+the session did not match its quote), merged with versioned writes. Because merging is
 monotonic, events may arrive late, twice or out of order: a `completed` after a refund
 leaves the order refunded, and a refund that arrives first creates the order (from
 Stripe) and then applies.
@@ -20,14 +28,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+
 from commerce.facts import Facts, facts_item, facts_of, status_of
-from commerce.payments import SOURCE, Payments
+from commerce.payments import SESSION_ID, SOURCE, Payments
+from observability import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 
+log = logging.getLogger("gateway.orders")
 # A session retrieved with this expansion carries its line items (Stripe includes up to
 # ten; more are listed with their own call) and their products (for SKUs).
 LINE_ITEMS_EXPANDED = "line_items.data.price.product"
+
+
+def order_status(order: dict[str, Any], facts: Facts) -> str:
+    """The status a stored order should have with these facts."""
+    return status_of(facts, order["total"], review=bool(order.get("review")))
 
 
 def metadata_value(stripe_object: Any, name: str) -> str | None:
@@ -50,20 +67,40 @@ async def order_from_session(
     session: Any = None,
 ) -> dict[str, Any] | None:
     """The order for a checkout session (made now if need be), with any extra facts
-    merged in; None when the session is unknown, not ours, or not completed. A caller
-    that has just fetched the session from Stripe may pass it."""
+    merged in; None when the session is not one this gateway made, or not completed.
+    A caller that has just fetched the session from Stripe may pass it."""
+    if not SESSION_ID.match(session_id):
+        return None
+    order_key, record_key = keys.order_pointer(session_id), keys.session_pointer(session_id)
+    found = await store.batch_get([order_key, record_key])  # one read: the order and the record
+    return await order_from_recorded_session(
+        store, payments, session_id, existing=found.get(order_key), record=found.get(record_key),
+        facts=facts, session=session)
+
+
+async def order_from_recorded_session(
+    store: Store, payments: Payments, session_id: str, *, existing: dict[str, Any] | None,
+    record: dict[str, Any] | None, facts: Facts | None = None, session: Any = None,
+) -> dict[str, Any] | None:
+    """order_from_session for a caller that has read the order and the session record."""
+    if existing is None and record is None:
+        return None  # not a session this gateway made: nothing to fetch
     if session is not None and not isinstance(session, dict):
         session = session.to_dict()  # an SDK object a caller had already
     if session is None:
         # As plain JSON, with its line items expanded: one call, not two, for a new order,
         # and none of the SDK's object building (most of a webhook's time otherwise).
         session = await payments.retrieve_session_data(session_id, expand=[LINE_ITEMS_EXPANDED])
-    if session is None or not is_ours(session) or session.get("status") != "complete":
+    if session is None or session.get("status") != "complete" or session.get("id") != session_id:
         return None
     seen = Facts(paid=session.get("payment_status") == "paid")
-    order, created = await _existing_or_new(store, payments, session, seen)
-    if created and facts is None:
-        return order  # written just now from these very facts, and listed
+    if existing is None:
+        assert record is not None
+        order, created = await _new_order(store, payments, session, seen, record)
+        if created and facts is None:
+            return order  # written just now from these very facts, and listed
+    else:
+        order = existing
     return await apply_facts(store, order, seen.merge(facts or Facts()))
 
 
@@ -75,7 +112,7 @@ async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict
     """Merge facts into the stored order (a versioned write, redone on conflict)."""
     def change(current: dict[str, Any]) -> dict[str, Any] | None:
         merged = facts_of(current).merge(facts)
-        status = status_of(merged, current["total"])
+        status = order_status(current, merged)
         if merged == facts_of(current) and current.get("status") == status:
             return None  # also repairs a status that disagrees with its facts
         return {**current, "facts": facts_item(merged), "refunded": merged.refunded,
@@ -89,7 +126,8 @@ async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict
 async def apply_owner(store: Store, order: dict[str, Any], user_id: str) -> dict[str, Any]:
     """Give a guest order to a signed-in user, and list it under them."""
     updated = await update_versioned(store, order, lambda current: (
-        {**current, "userId": user_id, "guest": False} if current.get("guest") else None))
+        {**current, "userId": user_id, "guest": False, "guestEmail": guest_email_of(current)}
+        if current.get("guest") else None))
     await project(store, updated)
     return updated
 
@@ -115,22 +153,35 @@ async def project(store: Store, order: dict[str, Any], *, fresh: bool = False) -
 
 
 def listing_key(order: dict[str, Any]) -> keys.Key:
+    """USER#{userId} for a signed-in shopper's order, GUEST#{email} for a guest's."""
+    if order.get("guest"):
+        return keys.guest_order(guest_email_of(order), order["createdAt"], order["orderId"])
     return keys.order(order["userId"], order["createdAt"], order["orderId"])
 
 
-async def _existing_or_new(store: Store, payments: Payments, session: Any,
-                           facts: Facts) -> tuple[dict[str, Any], bool]:
-    """The stored order, or the one written now (then True)."""
-    existing = await find_order(store, session["id"])
-    if existing is not None:
-        return existing, False
-    order = await build_order(payments, session, facts)
+def guest_email_of(order: dict[str, Any]) -> str:
+    """The email a guest order is filed under (earlier versions kept it as the userId)."""
+    return order.get("guestEmail") or order["userId"]
+
+
+async def _new_order(store: Store, payments: Payments, session: dict[str, Any], facts: Facts,
+                     record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The order written now (then True), or the one a concurrent caller wrote first."""
+    order = await build_order(payments, session, facts, record=record)
+    problem = await _mismatch(store, session, order, record)
+    if problem is not None:
+        order = {**order, "review": True, "reviewReason": problem, "status": "NEEDS_REVIEW"}
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
     if not await store.put(order, if_absent=True):
         stored = await find_order(store, session["id"])
         assert stored is not None
         return stored, False
+    if problem is not None:
+        ORDERS_NEEDING_REVIEW.inc()
+        log.warning("order %s needs review: %s", session["id"], problem)
+        log_line("order_review", orderId=session["id"], reason=problem, total=order["total"],
+                 currency=order["currency"])
     if order["stripePaymentIntentId"]:
         payment = keys.payment_pointer(order["stripePaymentIntentId"])
         await store.put({keys.PK: payment.pk, keys.SK: payment.sk, keys.ENTITY: "PaymentPointer",
@@ -139,9 +190,39 @@ async def _existing_or_new(store: Store, payments: Payments, session: Any,
     return order, True
 
 
-async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[str, Any]:
-    """The order a session makes. `session` is Stripe's JSON (a dict, or the SDK's
-    StripeObject, which is one); its line items are listed unless they came with it."""
+async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any],
+                    record: dict[str, Any]) -> str | None:
+    """Why the session does not charge what its quote says; None when it does."""
+    expected = record.get("expected")
+    if expected is None:  # a record from an earlier version: compare with the quote itself
+        quote = await store.get(keys.quote(record["quoteSignature"])) if record.get("quoteSignature") else None
+        if quote is None:
+            return "the quote is gone, so the amounts cannot be checked"
+        expected = expected_charge(quote["currency"], quote["pricingSummary"]["total"],
+                                   [(line["unitPrice"], line["quantity"]) for line in quote["items"]])
+    if session.get("amount_subtotal") != expected["subtotal"] or order["currency"] != expected["currency"]:
+        return (f"charges {session.get('amount_subtotal')} {order['currency']}, the quote "
+                f"{expected['subtotal']} {expected['currency']}")
+    charged = sorted([line["unitPrice"], line["quantity"]] for line in order["items"])
+    if charged != sorted([list(line) for line in expected["lines"]]):
+        return "the line items differ from the quote's"
+    metadata_quote = metadata_value(session, "quoteSignature")
+    if record.get("quoteSignature") and metadata_quote != record["quoteSignature"]:
+        return "the session names another quote"
+    return None
+
+
+def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]]) -> dict[str, Any]:
+    """What a session made from a quote must charge: kept on its SESSION# record."""
+    return {"currency": currency.upper(), "subtotal": subtotal,
+            "lines": [[unit, quantity] for unit, quantity in lines]}
+
+
+async def build_order(payments: Payments, session: Any, facts: Facts, *,
+                      record: dict[str, Any]) -> dict[str, Any]:
+    """The order a session makes; its owner comes from the gateway's SESSION# record.
+    `session` is Stripe's JSON (a dict, or the SDK's StripeObject, which is one); its line
+    items are listed unless they came with it."""
     session_id = session["id"]
     lines = session.get("line_items")
     if lines is None or lines.get("has_more") or any(
@@ -149,8 +230,8 @@ async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[st
         lines = await payments.session_line_items_data(session_id)
     details = session.get("customer_details") or {}
     email = details.get("email") or session.get("customer_email")
-    signed_in = metadata_value(session, "userId")
-    user_id = signed_in or (email or "").lower() or f"session:{session_id}"
+    signed_in = record.get("userId")  # never metadata: anyone with the Stripe account writes that
+    guest = None if signed_in else keys.guest_email(email or record.get("guestEmail") or f"session:{session_id}")
     totals = session.get("total_details") or {}
     key = keys.order_pointer(session_id)
     now = now_epoch()
@@ -158,8 +239,6 @@ async def build_order(payments: Payments, session: Any, facts: Facts) -> dict[st
     return {
         keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
         "orderId": session_id, "orderNumber": order_number(session_id),
-        "userId": user_id, "guest": signed_in is None,
-        "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
         "items": [_order_line(item) for item in lines["data"]],
         "currency": session["currency"].upper(),
         "subtotal": session["amount_subtotal"], "discount": totals.get("amount_discount") or 0,

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from commerce.catalog import Catalog
 from commerce.errors import ErrorCode, Problem, shown
+from store.keys import MAX_SKU_BYTES, fits
 
 MAX_LINES = 50
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
@@ -60,8 +61,11 @@ def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list
     first_index: dict[str, int] = {}
     for index, line in enumerate(lines):
         at = ("input", "items", str(index))
-        product = catalog.get(line.sku)
-        if product is None:
+        product = catalog.get(line.sku) if fits(line.sku, MAX_SKU_BYTES) else None
+        if not fits(line.sku, MAX_SKU_BYTES):
+            problems.append(Problem((*at, "sku"), ErrorCode.INVALID_INPUT,
+                                    f"A SKU is at most {MAX_SKU_BYTES} bytes (UTF-8)."))
+        elif product is None:
             problems.append(Problem((*at, "sku"), ErrorCode.UNKNOWN_SKU,
                                     f"No product has SKU {shown(line.sku)}."))
         elif not product.active:

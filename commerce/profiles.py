@@ -10,7 +10,7 @@ from typing import Any
 
 from commerce.countries import ISO_COUNTRIES
 from commerce.errors import ErrorCode, Problem
-from commerce.orders import apply_owner, find_order
+from commerce.orders import apply_owner, find_order, guest_email_of
 from store import Store, keys
 from store.base import now_epoch, update_versioned
 
@@ -61,28 +61,33 @@ async def link_customer(store: Store, claims: Claims, profile: dict[str, Any] | 
 
 
 async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any]) -> dict[str, Any]:
-    """Attach orders placed as a guest under the (verified) email to this user. Safe to
-    repeat and to interrupt: each order moves with a versioned write, then the profile
-    records that this email was claimed."""
+    """Attach orders placed as a guest under the (verified) email to this user: those in
+    GUEST#{email}, and those earlier versions filed under USER#{email}. Safe to repeat and
+    to interrupt: each order moves with a versioned write, then the profile records that
+    this email was claimed."""
     email = _email_key(claims.email or "")
-    cursor = None
-    while True:
-        page = await store.query(keys.user_partition(email), prefix=keys.ORDER_PREFIX, limit=100,
-                                 cursor=cursor)
-        for listing in page.items:
-            order = await find_order(store, listing["orderId"])
-            if order is not None and order.get("guest") and order["userId"] == email:
-                await apply_owner(store, order, claims.user_id)
-                await store.delete(keys.key_of(listing))
-        if page.cursor is None:
-            break
-        cursor = page.cursor
+    for partition in (keys.guest_partition(email), keys.legacy_guest_partition(email)):
+        cursor = None
+        while True:
+            page = await store.query(partition, prefix=keys.ORDER_PREFIX, limit=100, cursor=cursor)
+            for listing in page.items:
+                if not listing.get("guest"):
+                    continue  # a user whose id is this email: their own orders stay theirs
+                order = await find_order(store, listing["orderId"])
+                if order is not None and order.get("guest"):
+                    if keys.guest_email(guest_email_of(order)) != email:
+                        continue
+                    await apply_owner(store, order, claims.user_id)
+                await store.delete(keys.key_of(listing))  # moved now, or a stale copy of a moved one
+            if page.cursor is None:
+                break
+            cursor = page.cursor
     return await update_versioned(store, profile, lambda p: {
         **p, "guestClaims": [*p.get("guestClaims", []), email]})
 
 
 def _email_key(email: str) -> str:
-    return email.strip().lower()
+    return keys.guest_email(email)
 
 
 def check_changes(display_name: Any, address: dict[str, Any] | None, *, unset: object) -> list[Problem]:

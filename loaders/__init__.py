@@ -1,5 +1,6 @@
 """aiodataloader loaders: a fresh set per request (no cache shared between requests),
-store first, Stripe on a miss. Keys are de-duplicated; store reads are batched."""
+store only (the resolvers decide when Stripe may be asked). Keys are de-duplicated;
+store reads are batched."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from commerce.orders import order_from_session
 from commerce.payments import Payments
 from store import Page, Store, keys
 
@@ -29,22 +29,19 @@ class ProfileByUserLoader(DataLoader):
 
 
 class OrderByIdLoader(DataLoader):
-    """Orders by id (the Stripe session id). Misses fall back to Stripe concurrently and
-    are recorded through the one order function; the caller checks ownership."""
+    """Orders by id (the Stripe session id), each with the gateway's record of the session
+    (SESSION#{id}), in one batch read. Never calls Stripe: the resolver decides whether a
+    missing order may be fetched (only for a session this gateway made for the viewer,
+    within the request's Stripe budget), and checks ownership."""
 
-    def __init__(self, store: Store, payments: Payments) -> None:
-        super().__init__(max_batch_size=MAX_BATCH)
+    def __init__(self, store: Store) -> None:
+        super().__init__(max_batch_size=MAX_BATCH // 2)
         self.store = store
-        self.payments = payments
 
-    async def batch_load_fn(self, order_ids: list[str]) -> list[dict[str, Any] | None]:
-        wanted = [keys.order_pointer(i) for i in order_ids]
-        found = await self.store.batch_get(wanted)
-        missing = [i for i, k in zip(order_ids, wanted) if k not in found]
-        fetched = await asyncio.gather(*(
-            order_from_session(self.store, self.payments, i) for i in missing))
-        recovered = dict(zip(missing, fetched))
-        return [found.get(k) or recovered.get(i) for i, k in zip(order_ids, wanted)]
+    async def batch_load_fn(self, order_ids: list[str]) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+        wanted = [(keys.order_pointer(i), keys.session_pointer(i)) for i in order_ids]
+        found = await self.store.batch_get([k for pair in wanted for k in pair])
+        return [(found.get(order), found.get(record)) for order, record in wanted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +76,7 @@ class Loaders:
 
     @cached_property
     def order_by_id(self) -> OrderByIdLoader:
-        return OrderByIdLoader(self.store, self.payments)
+        return OrderByIdLoader(self.store)
 
     @cached_property
     def order_page_by_user(self) -> OrderPageByUserLoader:

@@ -7,6 +7,7 @@ from commerce.errors import ErrorCode, Problem
 from commerce.payments import SESSION_ID
 from commerce.quotes import QuoteRejected, load_quote
 from context import Context
+from resolvers import limits
 from store import keys
 from store.base import now_epoch
 
@@ -16,6 +17,9 @@ EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}\.[A-Za-z]{2,2
 async def create_checkout_session(
     context: Context, signature: str, email: str | None
 ) -> SessionView | list[Problem]:
+    if email is not None and not keys.fits(email, keys.MAX_EMAIL_BYTES):
+        return [Problem(("input", "email"), ErrorCode.INVALID_INPUT,
+                        f"An email address is at most {keys.MAX_EMAIL_BYTES} bytes (UTF-8).")]
     if email is not None and not EMAIL.match(email):
         return [Problem(("input", "email"), ErrorCode.INVALID_INPUT, "This is not an email address.")]
     services, viewer = context.services, context.viewer
@@ -39,5 +43,6 @@ async def checkout_session(context: Context, session_id: str) -> SessionView | N
     services = context.services
     if await services.store.get(keys.session_pointer(session_id)) is None:
         return None
+    await limits.stripe_read(context)
     session = await services.payments.retrieve_session(session_id)
     return session_view(session) if session is not None else None

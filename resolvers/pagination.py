@@ -11,6 +11,7 @@ import hmac
 from store import BadCursor
 
 MAX_FIRST = 100
+MAX_CURSOR_BYTES = 1024  # ours are ASCII and under 600: the sort key inside stays within the store's limit
 
 
 def _mac(secret: str, user_id: str, inner: str) -> bytes:
@@ -24,7 +25,7 @@ def sign_cursor(secret: str, user_id: str, inner: str) -> str:
 
 
 def open_cursor(secret: str, user_id: str, cursor: str) -> str:
-    if not isinstance(cursor, str) or not 0 < len(cursor) <= 2048:
+    if not isinstance(cursor, str) or not 0 < len(cursor) <= MAX_CURSOR_BYTES or not cursor.isascii():
         raise BadCursor("cursor is not valid")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

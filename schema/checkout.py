@@ -42,13 +42,14 @@ class CheckoutSession:
     @strawberry.field(description=(
         "The order this session became, once it is paid and recorded; null before. Asking "
         "records it if the webhook has not arrived yet. A signed-in shopper's order needs "
-        "their token."
+        "their token; a guest's shows email, name and address only to a token with that "
+        "verified email (status, number, items and totals to anyone holding the id)."
     ))
     async def order(self, info: Info) -> Order | None:
         if self.status is not CheckoutSessionStatus.COMPLETE:
             return None
         found = await order_resolvers.order_for_session(info.context, self.id)
-        return Order.of(found) if found else None
+        return Order.of(found.order, personal=found.personal) if found else None
 
     @classmethod
     def of(cls, view: SessionView) -> CheckoutSession:

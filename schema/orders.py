@@ -19,6 +19,8 @@ class OrderStatus(Enum):
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
     DISPUTED = "DISPUTED"
+    NEEDS_REVIEW = strawberry.enum_value("NEEDS_REVIEW", description=(
+        "The payment did not match its quote: the shop checks it before anything ships."))
 
 
 @strawberry.type(description="A postal address.")
@@ -61,9 +63,10 @@ class Order:
     updated_at: datetime
 
     @classmethod
-    def of(cls, item: dict[str, Any]) -> Order:
+    def of(cls, item: dict[str, Any], *, personal: bool = True) -> Order:
+        """The order; without `personal` (not its owner asking), no email, name or address."""
         cur = item["currency"]
-        address = item.get("shippingAddress")
+        address = item.get("shippingAddress") if personal else None
         return cls(
             id=strawberry.ID(item["orderId"]), order_number=item["orderNumber"],
             status=OrderStatus(item["status"]),
@@ -74,7 +77,7 @@ class Order:
             shipping=money(item["shipping"], cur), tax=money(item["tax"], cur),
             total=money(item["total"], cur), refunded=money(item["refunded"], cur),
             charged_back=money(item.get("chargedBack", 0), cur),
-            email=item.get("email"),
+            email=item.get("email") if personal else None,
             shipping_name=address.get("name") if address else None,
             shipping_address=Address(
                 line1=address.get("line1"), line2=address.get("line2"), city=address.get("city"),

@@ -42,7 +42,7 @@ class Profile:
             raise gateway_error(BAD_USER_INPUT, str(exc)) from None
         edges = [OrderEdge(cursor=c, node=Order.of(o)) for o, c in zip(page.orders, page.cursors)]
         return OrderConnection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None))
+            has_next_page=page.has_next_page, end_cursor=page.end_cursor))
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> Profile:

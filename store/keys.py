@@ -5,7 +5,9 @@ Kept from the system we replace (so the gateway drops into its existing table):
     entity              PK                      SK
     user profile        USER#{userId}           PROFILE
     order               USER#{userId}           ORDER#{timestamp}#{orderId}
+    guest order         GUEST#{email}           ORDER#{timestamp}#{orderId}   (ours; earlier versions: USER#{email})
     quote               QUOTE#{signature}       CACHE
+    quote claim         QUOTE#{signature}       CLAIM               (ours: who may check the quote out)
     checkout session    QUOTE#{signature}       SESSION#{sessionId}
     session pointer     SESSION#{sessionId}     METADATA
     rate-limit window   RATE#{ip}               WINDOW#{windowId}
@@ -19,12 +21,19 @@ Kept from the system we replace (so the gateway drops into its existing table):
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
+Key size: DynamoDB allows 2,048 bytes of partition key and 1,024 of sort key, and the
+index's sort key is ``PK``, so every PK must stay within 1,024 bytes (UTF-8). Values
+from outside are bounded at the edge (`MAX_USER_ID_BYTES`, `MAX_EMAIL_BYTES`,
+`MAX_SKU_BYTES`, checked with `fits`), so both engines refuse the same inputs with the
+same error; a value from Stripe that is longer is stored under its digest (`_bounded`).
+
 Every item also carries ``entity`` (what it is) and, when it expires, ``expiresAt``
 (epoch seconds: the table's TTL attribute, and honoured on read by both engines).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 PK = "PK"
@@ -34,6 +43,26 @@ EXPIRES_AT = "expiresAt"
 VERSION = "version"  # optimistic locking: put(item, if_version=n) writes only over version n
 CUSTOMER_INDEX = "stripeCustomerId-index"
 CUSTOMER_ID = "stripeCustomerId"
+
+MAX_KEY_BYTES = 1024  # DynamoDB's sort-key limit, which PK meets in the customer index
+MAX_USER_ID_BYTES = 255  # a token's sub
+MAX_EMAIL_BYTES = 320  # a guest's or a token's email
+MAX_SKU_BYTES = 64
+
+
+def fits(value: str, limit: int) -> bool:
+    """Whether a value from outside is within `limit` bytes of UTF-8 (and encodable)."""
+    try:
+        return len(value.encode("utf-8")) <= limit
+    except UnicodeEncodeError:  # a lone surrogate: neither engine stores it faithfully
+        return False
+
+
+def _bounded(value: str, limit: int = MAX_EMAIL_BYTES) -> str:
+    """A value from Stripe as a key part: itself when it fits, else its digest."""
+    if fits(value, limit):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +85,35 @@ def user_partition(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
+def guest_email(email: str) -> str:
+    """How a guest's email is written in keys: trimmed, lower-case, bounded."""
+    return _bounded(email.strip().lower())
+
+
+def guest_partition(email: str) -> str:
+    """GUEST#{email}: a guest's orders, apart from every user id (a `sub` may look like an
+    email). They reach an account only through a verified email claim."""
+    return f"GUEST#{guest_email(email)}"
+
+
+def legacy_guest_partition(email: str) -> str:
+    """Where earlier versions filed guest orders (USER#{email}): read only to claim them."""
+    return user_partition(guest_email(email))
+
+
 ORDER_PREFIX = "ORDER#"
 
 
 def order(user_id: str, timestamp: int, order_id: str) -> Key:
     return Key(user_partition(user_id), f"{ORDER_PREFIX}{timestamp}#{order_id}")
+
+
+def guest_order(email: str, timestamp: int, order_id: str) -> Key:
+    return Key(guest_partition(email), f"{ORDER_PREFIX}{timestamp}#{order_id}")
+
+
+def quote_claim(signature: str) -> Key:
+    return Key(f"QUOTE#{signature}", "CLAIM")
 
 
 def quote_session(signature: str, session_id: str) -> Key:

@@ -75,6 +75,7 @@ def gateway_env(tmp_path, **overrides: str) -> dict[str, str]:
         "QUOTE_SIGNING_SECRET": QUOTE_SECRET,
         # every test request comes from 127.0.0.1; the limits have their own tests
         "RATE_LIMIT_QUOTES": "100000", "RATE_LIMIT_CHECKOUTS": "100000", "RATE_LIMIT_WEBHOOKS": "1000000",
+        "RATE_LIMIT_STRIPE_READS": "100000",
         **overrides,
     }
 
@@ -211,3 +212,29 @@ def stripe_emulator_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+def record_sessions(gateway, sessions: list[dict]) -> None:
+    """Write the SESSION# records the gateway's checkout writes, for sessions a test made
+    on the emulator directly (for tests about what happens after checkout: webhooks,
+    reconciliation). Each entry: id, lines [(unit amount, quantity)], and optionally
+    userId, guestEmail, quoteSignature (default "q" * 43), currency (default USD).
+    A session without such a record is never an order (see test_abuse.py)."""
+    from commerce.checkout import checkout_owner, session_record
+    from commerce.orders import expected_charge
+    from store.base import now_epoch
+
+    async def write() -> None:
+        store = await gateway.open_store()
+        try:
+            for s in sessions:
+                lines = [tuple(line) for line in s["lines"]]
+                expected = expected_charge(s.get("currency", "USD"), sum(u * q for u, q in lines), lines)
+                await store.put(session_record(
+                    s["id"], s.get("quoteSignature", "q" * 43), user_id=s.get("userId"),
+                    guest_email=s.get("guestEmail"), owner=checkout_owner(s.get("userId"), s.get("guestEmail")),
+                    expected=expected, now=now_epoch()))
+        finally:
+            await store.close()
+
+    asyncio.run(write())

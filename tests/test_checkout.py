@@ -295,7 +295,8 @@ def test_the_success_page_records_the_order_even_before_the_webhook(gateway):
         pay_in_browser(session["url"], email="early@example.com")
         assert gateway.count_items("ORDER#" + session["id"]) == 0
         order = gateway.gql(ORDER_OF_SESSION, {"id": session["id"]})["data"]["checkoutSession"]["order"]
-        assert order["status"] == "PAID" and order["email"] == "early@example.com"
+        assert order["status"] == "PAID" and order["total"] == q["total"]
+        assert order["email"] is None  # no personal data without the owner's token (test_abuse.py)
         assert gateway.count_items("ORDER#" + session["id"]) == 1
     finally:
         httpx.post(f"{gateway.url}/_stripe/_emulator/webhooks", json={"mode": "deliver"})

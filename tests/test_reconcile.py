@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, running_gateway
+from conftest import engine_env, gateway_env, record_sessions, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
@@ -29,7 +29,7 @@ def recon(request, tmp_path_factory):
 
 def paid_sessions(gateway, count: int, tag: str) -> list[str]:
     stripe = gateway.stripe()
-    ids = []
+    ids, records = [], []
     for n in range(count):
         metadata = {"source": "commerce-gateway", "userId": f"{tag}-{n % 5}", "quoteSignature": "q" * 43}
         session = stripe.v1.checkout.sessions.create(params={
@@ -38,9 +38,12 @@ def paid_sessions(gateway, count: int, tag: str) -> list[str]:
             "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1000 + n,
                                            "product_data": {"name": "Cuff", "metadata": {"sku": "BR-CUFF"}}},
                             "quantity": 1}]})
-        gateway.control(f"checkout/sessions/{session.id}/pay",
-                {"card_number": "4242424242424242", "email": f"{tag}{n}@example.com"})
+        records.append({"id": session.id, "userId": f"{tag}-{n % 5}", "lines": [(1000 + n, 1)]})
         ids.append(session.id)
+    record_sessions(gateway, records)  # as checkout writes them, before anyone pays
+    for n, session_id in enumerate(ids):
+        gateway.control(f"checkout/sessions/{session_id}/pay",
+                {"card_number": "4242424242424242", "email": f"{tag}{n}@example.com"})
     gateway.control("webhooks/flush")
     return ids
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, running_gateway
+from conftest import engine_env, gateway_env, record_sessions, running_gateway
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -39,16 +39,23 @@ def hook(request, tmp_path_factory):
 
 
 
-def new_session(gateway, user_id: str | None = "user-hooks", amount: int = 3000, quantity: int = 1):
+def new_session(gateway, user_id: str | None = "user-hooks", amount: int = 3000, quantity: int = 1,
+                record: bool = True):
+    """A session with the gateway's metadata and its SESSION# record, as checkout makes them
+    (`record=False`: the caller records many at once with `record_of`)."""
     metadata = {"source": "commerce-gateway", "quoteSignature": "q" * 43}
     if user_id:
         metadata["userId"] = user_id
-    return gateway.stripe().v1.checkout.sessions.create(params={
+    session = gateway.stripe().v1.checkout.sessions.create(params={
         "mode": "payment", "success_url": "https://shop.example/ok", "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
         "line_items": [{"price_data": {"currency": "usd", "unit_amount": amount,
                                        "product_data": {"name": "Necklace", "metadata": {"sku": "N-RED"}}},
                         "quantity": quantity}]})
+    session.recorded = {"id": session.id, "userId": user_id, "lines": [(amount, quantity)]}
+    if record:
+        record_sessions(gateway, [session.recorded])
+    return session
 
 
 def pay(gateway, session_id: str, card: str = "4242424242424242") -> dict:
@@ -134,6 +141,7 @@ def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook, caplog):
         "line_items": [{"price_data": {"currency": "usd", "unit_amount": 100 + n,
                                        "product_data": {"name": f"Charm {n}", "metadata": {"sku": f"C-{n}"}}},
                         "quantity": 1} for n in range(12)]})
+    record_sessions(hook, [{"id": many.id, "userId": "user-hooks", "lines": [(100 + n, 1) for n in range(12)]}])
     pay(hook, many.id)
     event = event_of(hook, "checkout.session.completed", many.id)
     assert deliver(hook, event).json()["outcome"] == "applied"
@@ -186,12 +194,12 @@ def test_the_same_event_fifty_times_at_once_makes_one_order(hook):
     assert order["version"] == 1  # written once, never rewritten
 
 
-def test_a_guest_order_is_filed_under_the_email(hook):
+def test_a_guest_order_is_filed_under_the_email_apart_from_user_ids(hook):
     session = new_session(hook, user_id=None)
     pay(hook, session.id)
     deliver(hook, event_of(hook, "checkout.session.completed", session.id))
     [order] = orders_for(hook, session.id)
-    assert order["PK"] == "USER#buyer@example.com" and order["guest"] is True
+    assert order["PK"] == "GUEST#buyer@example.com" and order["guest"] is True
 
 
 def test_foreign_sessions_are_acknowledged_and_ignored(hook):
@@ -449,7 +457,8 @@ def test_a_store_failure_is_5xx_and_the_redelivery_completes(hook):
 # ---- the storm ---------------------------------------------------------------------------
 
 def test_storm_of_shuffled_duplicated_concurrent_deliveries(hook):
-    sessions = [new_session(hook, user_id=f"storm-{n % 7}", amount=1000 + n) for n in range(300)]
+    sessions = [new_session(hook, user_id=f"storm-{n % 7}", amount=1000 + n, record=False) for n in range(300)]
+    record_sessions(hook, [s.recorded for s in sessions])
     for session in sessions:
         pay(hook, session.id)
     wanted = {s.id for s in sessions}
@@ -557,7 +566,8 @@ def test_a_flaky_store_loses_and_doubles_nothing_when_stripe_redelivers(short_le
     from webhooks.replay import replay_dead_letters
 
     hook = short_lease
-    sessions = [new_session(hook, user_id="flaky", amount=2000 + n) for n in range(40)]
+    sessions = [new_session(hook, user_id="flaky", amount=2000 + n, record=False) for n in range(40)]
+    record_sessions(hook, [s.recorded for s in sessions])
     for session in sessions:
         pay(hook, session.id)
     events = [event_of(hook, "checkout.session.completed", s.id) for s in sessions]

@@ -22,8 +22,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
-from commerce.facts import Facts, facts_from_charge, facts_of, status_of
-from commerce.orders import apply_facts, find_order, is_ours, order_from_session
+from commerce.facts import Facts, facts_from_charge, facts_of
+from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
 from commerce.payments import Payments
 from store import Store, keys
 from store.base import now_epoch
@@ -100,7 +100,7 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
         for session in page.data:
             await _reconcile(store, payments, session, report)
             if is_ours(session):
-                reconciled.add(session.id)
+                reconciled.add(session.id)  # looked at: its completed event needs no second look
         report.pages += 1
         if page.data:
             run = {**run, "startingAfter": page.data[-1].id}
@@ -122,15 +122,21 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
     if not is_ours(session):
         report.ignored += 1
         return
+    order_key, record_key = keys.order_pointer(session.id), keys.session_pointer(session.id)
+    found = await store.batch_get([order_key, record_key])
+    existing, record = found.get(order_key), found.get(record_key)
+    if existing is None and record is None:
+        report.ignored += 1  # our metadata, but not a session this gateway made: never an order
+        return
     facts = await _facts(payments, session)
-    existing = await find_order(store, session.id)
     if existing is None:
-        if report.dry_run or await order_from_session(store, payments, session.id, facts=facts,
-                                                      session=session) is not None:
+        if report.dry_run or await order_from_recorded_session(
+                store, payments, session.id, existing=None, record=record, facts=facts,
+                session=session) is not None:
             report.created += 1
         return
     merged = facts_of(existing).merge(facts)
-    if merged == facts_of(existing) and existing.get("status") == status_of(merged, existing["total"]):
+    if merged == facts_of(existing) and existing.get("status") == order_status(existing, merged):
         return
     if not report.dry_run:
         await apply_facts(store, existing, facts)
