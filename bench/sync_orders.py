@@ -28,25 +28,63 @@ from bench import ROOT
 from services import free_port, wait_for_port  # noqa: E402
 
 
-async def seed(base: str, count: int) -> None:
+QUOTE_SIGNATURE = "q" * 43  # the sessions' (and their records') quote
+
+
+async def seed(base: str, count: int) -> list[dict]:
+    """`count` paid sessions on the emulator; returns what the gateway's checkout would
+    have recorded for each (see `record`): only recorded sessions become orders."""
     headers = {"authorization": "Bearer sk_test_bench"}
     limit = asyncio.Semaphore(16)
+    sessions: list[dict] = []
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
         async def one(n: int) -> None:
             async with limit:
-                made = await client.post("/v1/checkout/sessions", data={
+                response = await client.post("/v1/checkout/sessions", data={
                     "mode": "payment", "success_url": "https://shop.example/ok",
                     "metadata[source]": "commerce-gateway", "metadata[userId]": f"bench-{n % 100}",
+                    "metadata[quoteSignature]": QUOTE_SIGNATURE,
                     "line_items[0][price_data][currency]": "usd",
                     "line_items[0][price_data][unit_amount]": str(1000 + n % 500),
                     "line_items[0][price_data][product_data][name]": "Cuff",
                     "line_items[0][quantity]": "1"})
-                await client.post(f"/_emulator/checkout/sessions/{made.json()['id']}/pay",
+                session_id = response.json()["id"]
+                await client.post(f"/_emulator/checkout/sessions/{session_id}/pay",
                                   json={"card_number": "4242424242424242", "email": f"b{n}@example.com"})
+                sessions.append({"id": session_id, "userId": f"bench-{n % 100}", "amount": 1000 + n % 500})
         await asyncio.gather(*(one(n) for n in range(count)))
+    return sessions
 
 
-def sync_in_child(base: str, rate: int) -> dict:
+async def record(store, seeded: list[dict]) -> None:
+    """The SESSION# records the gateway's checkout writes for the seeded sessions."""
+    from commerce.checkout import checkout_owner, session_record
+    from commerce.orders import expected_charge
+    from store.base import now_epoch
+
+    limit = asyncio.Semaphore(16)
+
+    async def one(s: dict) -> None:
+        async with limit:
+            await store.put(session_record(
+                s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None, owner=checkout_owner(s["userId"], None),
+                expected=expected_charge("USD", s["amount"], [(s["amount"], 1)]), now=now_epoch()))
+    await asyncio.gather(*(one(s) for s in seeded))
+
+
+def record_in_sqlite(path: str, seeded: list[dict]) -> None:
+    async def write() -> None:
+        from store.sqlite import SQLiteStore
+
+        store = await SQLiteStore.open(path)
+        try:
+            await record(store, seeded)
+        finally:
+            await store.close()
+    asyncio.run(write())
+
+
+def sync_in_child(base: str, rate: int, database: str) -> dict:
     """Run the sync in a fresh process and read its peak RSS there."""
     code = f"""
 import asyncio, json, resource, sys, time
@@ -55,7 +93,7 @@ from commerce.payments import Payments
 from store.sqlite import SQLiteStore
 from webhooks.reconcile import sync_orders
 async def main():
-    store = await SQLiteStore.open({tempfile.mkdtemp()!r} + "/bench.db")
+    store = await SQLiteStore.open({database!r})
     payments = Payments("sk_test_bench", api_base={base!r}, max_network_retries=3)
     started = time.perf_counter()
     report = await sync_orders(store, payments, since=0, per_second={rate})
@@ -86,9 +124,11 @@ def run(count: int, rate: int) -> dict:
         wait_for_port(port, proc)
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        asyncio.run(seed(base, count))
+        made = asyncio.run(seed(base, count))
+        database = tempfile.mkdtemp() + "/bench.db"
+        record_in_sqlite(database, made)
         seeded = time.perf_counter() - started
-        result = sync_in_child(base, rate)
+        result = sync_in_child(base, rate, database)
         if result["created"] != count:
             raise RuntimeError(f"sync-orders created {result['created']} orders for {count} sessions")
         return {"sessions": count, "seed_seconds": round(seeded, 1), **result}

@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from bench.load import Request, run_python
-from bench.sync_orders import seed as seed_sessions
+from bench.sync_orders import record as record_sessions, seed as seed_sessions
 from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
 
 from bench import ROOT
@@ -71,6 +71,16 @@ def signed(event: dict) -> Request:
     mac = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return Request("/stripe/webhook", payload, {"content-type": "application/json",
                                                 "stripe-signature": f"t={stamp},v1={mac}"})
+
+
+async def _record(database: Path, table: str | None, made: list[dict]) -> None:
+    from store import open_store
+
+    store = await open_store(table=table, sqlite_path=database)
+    try:
+        await record_sessions(store, made)
+    finally:
+        await store.close()
 
 
 def count_orders(database: Path, table: str | None) -> int:
@@ -123,7 +133,8 @@ def run(engine: str, *, events: int, connections: int, workdir: Path,
         env |= {**aws, "COMMERCE_TABLE": table}
     with emulator(workdir / f"emulator-{engine}.log") as stripe_base:
         started = time.perf_counter()
-        asyncio.run(seed_sessions(stripe_base, events))
+        made = asyncio.run(seed_sessions(stripe_base, events))
+        asyncio.run(_record(database, table, made))
         seeded = time.perf_counter() - started
         to_send = asyncio.run(completed_events(stripe_base, events))
         env["STRIPE_API_BASE"] = stripe_base
