@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, record_sessions, running_gateway
+from conftest import engine_env, fresh_dynamodb_table, gateway_env, record_sessions, running_gateway
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { field code message } } }"""
@@ -348,12 +349,15 @@ def test_concurrent_checkouts_of_a_fresh_quote_by_two_shoppers_never_fail(shop, 
             assert codes_of(body["data"]["createCheckoutSession"]) == ["QUOTE_IN_USE"]
 
 
-def test_two_replicas_with_different_settings_answer_one_session_not_a_500(tmp_path, stripe_emulator_url):
-    """During a rollout, two replicas (one store, one Stripe) differ in their settings, so
-    the same shopper's checkout reaches Stripe with one idempotency key and different
-    parameters: the loser gets the winner's session."""
+def test_two_replicas_with_different_settings_answer_one_session_not_a_500(tmp_path, stripe_emulator_url,
+                                                                           dynamodb_local):
+    """During a rollout, two replicas (one DynamoDB table, one Stripe) differ in their
+    settings (public URL, shipping), so the same shopper's checkout reaches Stripe with one
+    idempotency key and different parameters: the loser gets the winner's session."""
+    table = asyncio.run(fresh_dynamodb_table(dynamodb_local))
     common = {"STRIPE_SECRET": "sk_test_rollout", "STRIPE_API_BASE": stripe_emulator_url,
-              "STRIPE_WEBHOOK_SECRET": "whsec_rollout"}
+              "STRIPE_WEBHOOK_SECRET": "whsec_rollout", "COMMERCE_TABLE": table,
+              **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
     old = gateway_env(tmp_path, **common)
     new = gateway_env(tmp_path, **common, SHIPPING_COUNTRIES="US")
     with running_gateway(old) as first, running_gateway(new) as second:
