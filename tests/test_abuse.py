@@ -72,9 +72,10 @@ def history(gateway, token) -> list[dict]:
     return [e["node"] for e in gateway.gql(HISTORY, token=token)["data"]["viewer"]["orders"]["edges"]]
 
 
-def attackers_session(gateway, victim: str | None, signature: str, amount: int = 1):
+def attackers_session(gateway, victim: str | None, signature: str, amount: int = 50):
     """A session made on the Stripe account directly (the Dashboard, another integration,
-    a restricted key), dressed in the gateway's metadata and a real quote's signature."""
+    a restricted key), dressed in the gateway's metadata and a real quote's signature, for
+    Stripe's minimum charge (50 cents)."""
     metadata = {"source": "commerce-gateway", "quoteSignature": signature}
     if victim:
         metadata["userId"] = victim
@@ -108,8 +109,8 @@ def test_a_session_made_directly_on_stripe_with_our_metadata_never_becomes_an_or
 
 def test_a_recorded_session_that_does_not_match_its_quote_is_held_for_review(shop, caplog):
     """Defence in depth: even with a SESSION# record (here one written by an earlier version,
-    which kept only the quote's signature, and one of today's), a session that charges 1
-    cent for a 9,000 quote is NEEDS_REVIEW, logged and counted, never PAID."""
+    which kept only the quote's signature, and one of today's), a session that charges 50
+    cents for a 9,000 quote is NEEDS_REVIEW, logged and counted, never PAID."""
     caplog.set_level(logging.INFO, logger="gateway.access")
     victim = f"victim2r-{shop.engine}"
     token = shop.token(victim, email=f"{victim}@example.com")
@@ -130,7 +131,7 @@ def test_a_recorded_session_that_does_not_match_its_quote_is_held_for_review(sho
     # one through the dashboard's fallback, one through the success page
     assert shop.gql(ORDER, {"id": old_style.id}, token)["data"]["order"]["status"] == "NEEDS_REVIEW"
     seen = shop.gql(SUCCESS, {"id": today.id}, token)["data"]["checkoutSession"]["order"]
-    assert seen["status"] == "NEEDS_REVIEW" and seen["total"]["amount"] == 1
+    assert seen["status"] == "NEEDS_REVIEW" and seen["total"]["amount"] == 50
     assert {o["id"]: o["status"] for o in history(shop, token)} == {
         old_style.id: "NEEDS_REVIEW", today.id: "NEEDS_REVIEW"}
     # a refund or a late event does not turn it into a normal paid order
