@@ -9,12 +9,21 @@ import logging
 import os
 import sys
 
-from settings import ConfigError, load_settings
 
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl+C before the server took over the signal
+        print("gateway: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    from settings import ConfigError  # here, not at the top: an early Ctrl+C stays quiet
+
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -24,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
+
+
+def load_settings(overrides: dict[str, str] | None = None):
+    from settings import load_settings as load
+
+    return load(overrides)
 
 
 def quiet_libraries() -> None:
@@ -351,8 +366,14 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
+    import serving
     from stripe_emulator import serve
 
+    try:  # fail on a port in use as `gateway serve` does, before anything starts
+        serving.bind(args.host, args.port).sock.close()
+    except serving.PortInUse as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     serve(args.host, args.port, args.webhook_url, args.webhook_secret)
     return 0
 

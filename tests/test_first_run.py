@@ -176,13 +176,14 @@ def test_the_emulated_stripe_sends_the_gateway_only_the_events_it_handles(tmp_pa
     assert "product.created" not in settings["enabled_events"]
 
 
-def test_a_port_in_use_fails_at_once_naming_the_port(tmp_path):
+@pytest.mark.parametrize("command", ["serve", "emulator"])
+def test_a_port_in_use_fails_at_once_naming_the_port(tmp_path, command):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
-        result = run_gateway("serve", "--port", str(port), env=command_env(tmp_path))
+        result = run_gateway(command, "--port", str(port), env=command_env(tmp_path))
         seconds = time.monotonic() - started
     assert result.returncode == 2
     assert f"port {port}" in result.stderr and "in use" in result.stderr
@@ -244,3 +245,15 @@ def test_the_sdk_request_log_comes_back_with_log_level_debug(tmp_path, stripe_em
     result = run_gateway("catalog", "sync", env=env)
     assert result.returncode == 0, result.stderr
     assert "INFO stripe" in result.stderr and "/v1/prices" in result.stderr
+
+
+def test_ctrl_c_during_start_up_stops_without_a_traceback(tmp_path):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve", "--port", str(free_port())],
+                            env=command_env(tmp_path), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.4)  # importing, before the server took over SIGINT
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "Traceback" not in out, out
