@@ -37,6 +37,8 @@ from commerce.shipping import ShippingRate
 from store import Store, keys
 
 MAX_SESSION_LIFETIME = 24 * 3600
+MIN_SESSION_LIFETIME = 30 * 60  # Stripe's window for expires_at, from the session's creation
+EXPIRY_MARGIN = 5 * 60  # for latency and clock skew; quotes live at most 12 h, so both ends fit
 WINNER_WAIT_SECONDS = 3.0  # how long a request that lost an idempotency race waits for the winner's record
 IN_USE = "This quote is being checked out by another shopper; price the cart again."
 
@@ -106,20 +108,29 @@ async def checkout_for_quote(
     generation = 0
     if records:
         latest = records[0]
-        session = await payments.retrieve_session(latest["stripeSessionId"])
-        if session is not None and session.status in ("open", "complete"):
+        session = await payments.retrieve_session(latest["stripeSessionId"], expand=["payment_intent"])
+        if session is not None and (session.status == "open" or
+                                    (session.status == "complete" and not payment_failed(session))):
             return session_view(session)
+        # expired, or its delayed payment failed: a new session while the quote is valid
         generation = latest["generation"] + 1
     if quote.expired(now):
         raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
     customer = await ensure_customer(store, payments, user_id, user_email, now) if user_id else None
     params = session_params(quote, prices, config, user_id=user_id, customer=customer,
                             email=None if customer else guest_email)
+    key = f"checkout-{quote.signature}-{generation}"
     try:
-        session = await payments.call(
-            payments.client.v1.checkout.sessions.create_async, params=params,
-            options={"idempotency_key": f"checkout-{quote.signature}-{generation}"},
-        )
+        try:
+            session = await _create_session(payments, params, key)
+        except stripe.InvalidRequestError as exc:
+            if not (customer and exc.code == "resource_missing" and exc.param == "customer"):
+                raise
+            # The stored customer is gone from this Stripe account (deleted, or the keys
+            # moved from test to live): make another, keep it, and check out with it.
+            customer = await ensure_customer(store, payments, user_id, user_email, now, replacing=customer)
+            params = session_params(quote, prices, config, user_id=user_id, customer=customer, email=None)
+            session = await _create_session(payments, params, f"{key}-{customer}")
     except stripe.IdempotencyError:
         # Another request of the same owner made this generation's session with other
         # parameters (a replica with other settings): that session is the answer.
@@ -127,6 +138,19 @@ async def checkout_for_quote(
     await _check_totals(payments, session, quote)
     await _record(store, quote, session, generation, user_id, guest_email, owner, now)
     return session_view(session)
+
+
+async def _create_session(payments: Payments, params: dict[str, Any], key: str) -> Any:
+    return await payments.call(payments.client.v1.checkout.sessions.create_async, params=params,
+                               options={"idempotency_key": key})
+
+
+def payment_failed(session: Any) -> bool:
+    """A completed session whose delayed payment failed (its PaymentIntent, expanded, wants
+    another payment method): a dead end for the shopper, who may check out again."""
+    intent = getattr(session, "payment_intent", None)
+    return (getattr(session, "payment_status", None) == "unpaid" and intent is not None
+            and not isinstance(intent, str) and intent.status in ("requires_payment_method", "canceled"))
 
 
 async def quote_checkouts(store: Store, signature: str) -> tuple[dict | None, list[dict]]:
@@ -219,9 +243,12 @@ def session_params(
 
 def session_expiry(quote: Quote, config: CheckoutConfig) -> int:
     """A function of the quote alone (so retries and racers agree), inside Stripe's window
-    of 30 minutes to 24 hours for any session made while the quote is valid."""
-    return min(quote.valid_until + config.session_ttl_minutes * 60,
-               quote.created_at + MAX_SESSION_LIFETIME)
+    of 30 minutes to 24 hours for any session made while the quote is valid, with
+    EXPIRY_MARGIN to spare at both ends: Stripe measures the window from when it receives
+    the request, by its own clock, so latency and clock skew must never push it out."""
+    latest = quote.created_at + MAX_SESSION_LIFETIME - EXPIRY_MARGIN
+    earliest = quote.valid_until + MIN_SESSION_LIFETIME + EXPIRY_MARGIN
+    return max(min(quote.valid_until + config.session_ttl_minutes * 60, latest), earliest)
 
 
 def _line_item(line: PricedLine, currency: str, prices: CatalogMap) -> dict[str, Any]:
@@ -246,16 +273,19 @@ def _shipping_option(rate: ShippingRate, currency: str) -> dict[str, Any]:
 
 
 async def ensure_customer(
-    store: Store, payments: Payments, user_id: str, email: str | None, now: int
+    store: Store, payments: Payments, user_id: str, email: str | None, now: int, *,
+    replacing: str | None = None,
 ) -> str:
-    """The user's Stripe customer id: created once, kept on the profile, reused."""
+    """The user's Stripe customer id: created once, kept on the profile, reused; made
+    anew `replacing` one that Stripe no longer knows."""
     profile = await store.get(keys.profile(user_id))
-    if profile and profile.get(keys.CUSTOMER_ID):
+    if profile and profile.get(keys.CUSTOMER_ID) and profile[keys.CUSTOMER_ID] != replacing:
         return profile[keys.CUSTOMER_ID]
     params: dict[str, Any] = {"metadata": {"userId": user_id, "source": SOURCE}}
     if email:
         params["email"] = email
-    tag = hashlib.sha256(f"{user_id}\n{email}".encode()).hexdigest()[:16]
+    seed = f"{user_id}\n{email}" + (f"\nreplacing {replacing}" if replacing else "")
+    tag = hashlib.sha256(seed.encode()).hexdigest()[:16]
     customer = await payments.call(payments.client.v1.customers.create_async, params=params,
                                    options={"idempotency_key": f"customer-{tag}"})
     await link_customer(store, Claims(user_id, email, False), profile, customer.id)

@@ -142,6 +142,62 @@ def test_signed_in_shoppers_get_one_stripe_customer_reused_across_checkouts(gate
     assert gateway.count_items("USER#user-customer", "PROFILE") == 1
 
 
+def test_a_customer_stripe_no_longer_knows_is_replaced_and_the_checkout_goes_through(gateway):
+    """A deleted customer, or keys moved from test to live, leave a stripeCustomerId on the
+    profile that Stripe answers 'No such customer' to: a new one is made and kept."""
+    from store import keys
+
+    token = gateway.token("user-stale-customer", email="stale@example.com")
+    checkout(gateway, quote(gateway, token=token)["signature"], token=token)  # makes the profile's customer
+
+    async def forget_customer():
+        store = await gateway.open_store()
+        profile = await store.get(keys.profile("user-stale-customer"))
+        await store.put({**profile, keys.CUSTOMER_ID: "cus_gone0000000000", "version": profile["version"] + 1},
+                        if_version=profile["version"])
+        await store.close()
+
+    asyncio.run(forget_customer())
+    made = checkout(gateway, quote(gateway, token=token)["signature"], token=token)
+    assert made["userErrors"] == [] and made["checkoutSession"]["status"] == "OPEN"
+    customer = gateway.stripe().v1.checkout.sessions.retrieve(made["checkoutSession"]["id"]).customer
+    assert customer.startswith("cus_") and customer != "cus_gone0000000000"
+    [profile] = [i for i in gateway.all_items() if i["PK"] == "USER#user-stale-customer" and i["SK"] == "PROFILE"]
+    assert profile["stripeCustomerId"] == customer
+    again = checkout(gateway, quote(gateway, token=token)["signature"], token=token)["checkoutSession"]
+    assert gateway.stripe().v1.checkout.sessions.retrieve(again["id"]).customer == customer
+
+
+def test_after_a_delayed_payment_fails_the_same_quote_offers_a_new_session(gateway):
+    signature = quote(gateway)["signature"]
+    first = checkout(gateway, signature, email="late@example.com")["checkoutSession"]
+    pay_in_browser(first["url"], card="4000000000001000")
+    assert checkout(gateway, signature, email="late@example.com")["checkoutSession"]["id"] == first["id"]
+    gateway.control(f"checkout/sessions/{first['id']}/async_payment", {"outcome": "failed"})
+    second = checkout(gateway, signature, email="late@example.com")
+    assert second["userErrors"] == []
+    session = second["checkoutSession"]
+    assert session["id"] != first["id"] and session["status"] == "OPEN" and session["url"]
+    assert checkout(gateway, signature, email="late@example.com")["checkoutSession"]["id"] == session["id"]
+
+
+def test_session_expiry_keeps_a_margin_inside_stripes_window_for_every_setting():
+    from commerce.checkout import CheckoutConfig, session_expiry
+    from commerce.pricing import PricedCart
+    from commerce.quotes import Quote
+
+    margin = 5 * 60
+    for quote_ttl in (1, 15, 30, 120, 720):
+        for session_ttl in (30, 31, 60, 720, 1440):
+            created = 1_800_000_000
+            q = Quote(signature="s" * 43, cart=PricedCart("USD", (), 0, 0, 0), created_at=created,
+                      valid_until=created + quote_ttl * 60, nonce="n")
+            expires = session_expiry(q, CheckoutConfig("https://a/ok", "https://a/no", session_ttl))
+            # a session may be made at any moment the quote is valid
+            for made_at in (created, q.valid_until):
+                assert 30 * 60 + margin <= expires - made_at <= 24 * 3600 - margin, (quote_ttl, session_ttl)
+
+
 @pytest.mark.parametrize("signature, code", [
     ("A" * 43, "QUOTE_NOT_FOUND"),
     ("not-a-signature", "QUOTE_INVALID"),
