@@ -280,7 +280,8 @@ def _catalog_sync(args: argparse.Namespace) -> int:
         from commerce.catalog import load_catalog
         from commerce.catalog_sync import save_catalog_map, sync_catalog
 
-        mapping, report = await sync_catalog(payments, load_catalog(settings.catalog_path))
+        mapping, report = await sync_catalog(payments, load_catalog(settings.catalog_path),
+                                             tax_behavior=settings.stripe_tax_behavior)
         await save_catalog_map(store, mapping)
         print(f"catalog synced: {report.summary()} ({len(mapping)} SKUs)")
         return 0

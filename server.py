@@ -137,7 +137,7 @@ def checkout_config(settings: Settings) -> CheckoutConfig:
         session_ttl_minutes=settings.session_ttl_minutes,
         shipping_countries=tuple(settings.shipping_countries),
         shipping_rates=tuple(settings.shipping_rates),
-        automatic_tax=settings.stripe_automatic_tax,
+        automatic_tax=settings.stripe_automatic_tax, tax_behavior=settings.stripe_tax_behavior,
     )
 
 
@@ -158,7 +158,7 @@ async def open_services(
         payments = Payments(secret, api_base=settings.stripe_api_base, **retry)
     stack.push_async_callback(payments.close)
     if emulator is not None:
-        prices, report = await sync_catalog(payments, catalog)
+        prices, report = await sync_catalog(payments, catalog, tax_behavior=settings.stripe_tax_behavior)
         try:
             await save_catalog_map(store, prices)
         except StoreError as exc:  # keep serving: /readyz says what is wrong

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     shipping_countries: Annotated[list[str], NoDecode] = []
     shipping_rates: Annotated[list[ShippingRate], NoDecode] = []
     stripe_automatic_tax: bool = False
+    stripe_tax_behavior: Literal["exclusive", "inclusive"] = "exclusive"
     graphql_max_depth: int = Field(10, ge=2, le=50)
     graphql_max_aliases: int = Field(15, ge=1, le=200)
     graphql_max_tokens: int = Field(2000, ge=100, le=100_000)

@@ -21,6 +21,7 @@ class StripePrice:
     price_id: str
     unit_amount: int
     currency: str  # upper-case, as in the catalog
+    tax_behavior: str | None = None  # exclusive | inclusive; None in maps saved before it was kept
 
 
 @dataclass
@@ -37,20 +38,24 @@ class SyncReport:
 CatalogMap = dict[str, StripePrice]
 
 
-async def sync_catalog(payments: Payments, catalog: Catalog) -> tuple[CatalogMap, SyncReport]:
-    """Bring Stripe in line with the catalog; the map is the caller's to save."""
+async def sync_catalog(payments: Payments, catalog: Catalog, *, tax_behavior: str = "exclusive"
+                       ) -> tuple[CatalogMap, SyncReport]:
+    """Bring Stripe in line with the catalog; the map is the caller's to save. Prices say
+    whether they include tax (`tax_behavior`): Stripe Tax refuses a price that does not,
+    on an account with no default."""
     report = SyncReport()
     limit = asyncio.Semaphore(4)
 
     async def one(product: Product) -> tuple[str, StripePrice]:
         async with limit:
-            return product.sku, await _sync_product(payments, product, report)
+            return product.sku, await _sync_product(payments, product, report, tax_behavior)
 
     mapping = dict(await asyncio.gather(*(one(p) for p in catalog.products)))
     return mapping, report
 
 
-async def _sync_product(payments: Payments, product: Product, report: SyncReport) -> StripePrice:
+async def _sync_product(payments: Payments, product: Product, report: SyncReport,
+                        tax_behavior: str) -> StripePrice:
     found = await payments.call(payments.client.v1.prices.list_async, params={
         "lookup_keys": [product.sku], "limit": 1, "expand": ["data.product"]})
     existing = found.data[0] if found.data else None
@@ -58,9 +63,9 @@ async def _sync_product(payments: Payments, product: Product, report: SyncReport
         created = await payments.call(
             payments.client.v1.products.create_async, params=_product_params(product),
             options={"idempotency_key": f"catalog-product-{product.sku}"})
-        price = await _create_price(payments, created.id, product)
+        price = await _create_price(payments, created.id, product, tax_behavior)
         report.created.append(product.sku)
-        return StripePrice(created.id, price.id, product.price, product.currency)
+        return StripePrice(created.id, price.id, product.price, product.currency, tax_behavior)
 
     stripe_product = existing.product
     changed = False
@@ -69,23 +74,24 @@ async def _sync_product(payments: Payments, product: Product, report: SyncReport
                             params={"name": product.name, "active": product.active})
         changed = True
     price = existing
-    if not _matches(existing, product):
-        price = await _create_price(payments, stripe_product.id, product)
+    if not _matches(existing, product, tax_behavior):
+        price = await _create_price(payments, stripe_product.id, product, tax_behavior)
         changed = True
     (report.updated if changed else report.unchanged).append(product.sku)
-    return StripePrice(stripe_product.id, price.id, product.price, product.currency)
+    return StripePrice(stripe_product.id, price.id, product.price, product.currency, tax_behavior)
 
 
-async def _create_price(payments: Payments, product_id: str, product: Product):
+async def _create_price(payments: Payments, product_id: str, product: Product, tax_behavior: str):
     return await payments.call(payments.client.v1.prices.create_async, params={
         "product": product_id, "currency": product.currency.lower(), "unit_amount": product.price,
         "lookup_key": product.sku, "transfer_lookup_key": True, "metadata": {"sku": product.sku},
-    }, options={"idempotency_key": f"catalog-price-{product.sku}-{product.price}-{product.currency}"})
+        "tax_behavior": tax_behavior,
+    }, options={"idempotency_key": f"catalog-price-{product.sku}-{product.price}-{product.currency}-{tax_behavior}"})
 
 
-def _matches(price, product: Product) -> bool:
+def _matches(price, product: Product, tax_behavior: str) -> bool:
     return (price.unit_amount == product.price and price.currency == product.currency.lower()
-            and price.active)
+            and price.active and getattr(price, "tax_behavior", None) == tax_behavior)
 
 
 def _product_params(product: Product) -> dict:
@@ -100,7 +106,7 @@ async def save_catalog_map(store: Store, mapping: CatalogMap) -> None:
     await store.put({
         keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "StripeCatalog",
         "prices": {sku: {"product": p.product_id, "price": p.price_id, "unitAmount": p.unit_amount,
-                         "currency": p.currency} for sku, p in mapping.items()},
+                         "currency": p.currency, "taxBehavior": p.tax_behavior} for sku, p in mapping.items()},
     })
 
 
@@ -108,5 +114,5 @@ async def load_catalog_map(store: Store) -> CatalogMap:
     item = await store.get(keys.STRIPE_CATALOG)
     if item is None:
         return {}
-    return {sku: StripePrice(v["product"], v["price"], v["unitAmount"], v["currency"])
+    return {sku: StripePrice(v["product"], v["price"], v["unitAmount"], v["currency"], v.get("taxBehavior"))
             for sku, v in item.get("prices", {}).items()}

@@ -55,6 +55,7 @@ class CheckoutConfig:
     shipping_countries: tuple[str, ...] = ()
     shipping_rates: tuple[ShippingRate, ...] = ()
     automatic_tax: bool = False
+    tax_behavior: str = "exclusive"  # do prices and shipping rates include tax (Stripe Tax asks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,8 @@ def session_params(
         metadata["userId"] = user_id
     params: dict[str, Any] = {
         "mode": "payment",
-        "line_items": [_line_item(line, quote.cart.currency, prices) for line in quote.cart.lines],
+        "line_items": [_line_item(line, quote.cart.currency, prices, config.tax_behavior)
+                       for line in quote.cart.lines],
         "success_url": config.success_url,
         "cancel_url": config.cancel_url,
         "expires_at": session_expiry(quote, config),
@@ -230,7 +232,8 @@ def session_params(
     if config.shipping_countries:
         params["shipping_address_collection"] = {"allowed_countries": list(config.shipping_countries)}
     if config.shipping_rates:
-        params["shipping_options"] = [_shipping_option(r, quote.cart.currency) for r in config.shipping_rates]
+        params["shipping_options"] = [_shipping_option(r, quote.cart.currency, config.tax_behavior)
+                                      for r in config.shipping_rates]
     if config.automatic_tax:
         params["automatic_tax"] = {"enabled": True}
         if customer:
@@ -251,11 +254,13 @@ def session_expiry(quote: Quote, config: CheckoutConfig) -> int:
     return max(min(quote.valid_until + config.session_ttl_minutes * 60, latest), earliest)
 
 
-def _line_item(line: PricedLine, currency: str, prices: CatalogMap) -> dict[str, Any]:
+def _line_item(line: PricedLine, currency: str, prices: CatalogMap, tax_behavior: str) -> dict[str, Any]:
     synced = prices.get(line.sku)
-    if synced and synced.unit_amount == line.unit_price and synced.currency == currency:
+    if (synced and synced.unit_amount == line.unit_price and synced.currency == currency
+            and synced.tax_behavior == tax_behavior):
         return {"price": synced.price_id, "quantity": line.quantity}
-    price_data: dict[str, Any] = {"currency": currency.lower(), "unit_amount": line.unit_price}
+    price_data: dict[str, Any] = {"currency": currency.lower(), "unit_amount": line.unit_price,
+                                  "tax_behavior": tax_behavior}
     if synced:
         price_data["product"] = synced.product_id
     else:
@@ -263,11 +268,11 @@ def _line_item(line: PricedLine, currency: str, prices: CatalogMap) -> dict[str,
     return {"price_data": price_data, "quantity": line.quantity}
 
 
-def _shipping_option(rate: ShippingRate, currency: str) -> dict[str, Any]:
+def _shipping_option(rate: ShippingRate, currency: str, tax_behavior: str) -> dict[str, Any]:
     if rate.rate_id:
         return {"shipping_rate": rate.rate_id}
     return {"shipping_rate_data": {
-        "display_name": rate.name, "type": "fixed_amount",
+        "display_name": rate.name, "type": "fixed_amount", "tax_behavior": tax_behavior,
         "fixed_amount": {"amount": rate.amount, "currency": currency.lower()},
     }}
 

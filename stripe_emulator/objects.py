@@ -37,7 +37,8 @@ def price(params: dict) -> dict[str, Any]:
         "billing_scheme": "per_unit", "created": now(), "currency": params["currency"],
         "custom_unit_amount": None, "livemode": False, "lookup_key": params.get("lookup_key"),
         "metadata": params.get("metadata") or {}, "nickname": params.get("nickname"),
-        "product": params["product"], "recurring": None, "tax_behavior": "unspecified",
+        "product": params["product"], "recurring": None,
+        "tax_behavior": params.get("tax_behavior") or "unspecified",
         "tiers_mode": None, "transform_quantity": None, "type": "one_time",
         "unit_amount": amount, "unit_amount_decimal": str(amount),
     }
@@ -93,8 +94,8 @@ def shipping_rate(params: dict) -> dict[str, Any]:
         "id": new_id("shr_"), "object": "shipping_rate", "active": True, "created": now(),
         "delivery_estimate": None, "display_name": params["display_name"],
         "fixed_amount": {"amount": params["amount"], "currency": params["currency"]},
-        "livemode": False, "metadata": params.get("metadata") or {}, "tax_behavior": "unspecified",
-        "tax_code": None, "type": "fixed_amount",
+        "livemode": False, "metadata": params.get("metadata") or {},
+        "tax_behavior": params.get("tax_behavior") or "unspecified", "tax_code": None, "type": "fixed_amount",
     }
 
 

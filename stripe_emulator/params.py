@@ -104,6 +104,19 @@ def metadata(params: dict, name: str = "metadata", *, where: str | None = None) 
     return {k: v for k, v in value.items() if v != ""}
 
 
+TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
+
+
+def tax_behavior(params: dict, name: str = "tax_behavior", *, where: str | None = None) -> str:
+    value = text(params, name, max_length=20, where=where)
+    if value is None:
+        return "unspecified"
+    if value not in TAX_BEHAVIORS:
+        raise invalid(f"Invalid {where or name}: must be one of exclusive, inclusive, or unspecified",
+                      param=where or name)
+    return value
+
+
 def currency(params: dict, name: str, *, required: bool = True, where: str | None = None) -> str | None:
     value = text(params, name, required=required, max_length=3, where=where)
     if value is None:

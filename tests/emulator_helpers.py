@@ -88,8 +88,9 @@ class Emu:
 
     def session(self, **extra: Any) -> Any:
         params = {"mode": "payment", "success_url": SUCCESS_URL, "cancel_url": "https://shop.example/cart",
-                  "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1500, "product_data": {
-                      "name": "Hoop earrings", "metadata": {"sku": "E-1"}}}, "quantity": 2}], **extra}
+                  "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1500, "tax_behavior": "exclusive",
+                                                 "product_data": {"name": "Hoop earrings", "metadata": {"sku": "E-1"}}},
+                                  "quantity": 2}], **extra}
         return self.stripe.v1.checkout.sessions.create(params=params)
 
     def pay(self, session_id: str, card: str = "4242424242424242", **form: str) -> httpx.Response:

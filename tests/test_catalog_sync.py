@@ -40,6 +40,12 @@ def test_catalog_sync_is_idempotent_and_follows_price_changes(tmp_path, stripe_e
     assert "0 created, 1 updated, 19 unchanged" in moved.stdout, moved.stdout + moved.stderr
     red = client.v1.prices.list(params={"lookup_keys": ["N-RED"]}).data
     assert [(p.unit_amount, p.product) for p in red] == [(3200, red[0].product)]
+    assert red[0].tax_behavior == "exclusive"  # Stripe Tax needs to know; STRIPE_TAX_BEHAVIOR says
+
+    inclusive = sync({**env, "CATALOG_PATH": str(tmp_path / "products.json"), "STRIPE_TAX_BEHAVIOR": "inclusive"})
+    assert "0 created, 20 updated, 0 unchanged" in inclusive.stdout, inclusive.stdout + inclusive.stderr
+    red = client.v1.prices.list(params={"lookup_keys": ["N-RED"]}).data
+    assert [(p.unit_amount, p.tax_behavior) for p in red] == [(3200, "inclusive")]
 
 
 def test_catalog_sync_without_a_key_says_what_to_do(tmp_path):

@@ -306,6 +306,11 @@ def test_shipping_and_tax_settings_reach_the_session(gateway_with_shipping):
     assert [o.shipping_amount if hasattr(o, "shipping_amount") else None for o in remote.shipping_options]
     assert remote.automatic_tax.enabled is True
     assert remote.amount_subtotal == 3000
+    # Stripe Tax must be told whether prices include tax: every price and rate says so
+    lines = stripe.v1.checkout.sessions.line_items.list(session["id"])
+    assert {line.price.tax_behavior for line in lines.data} == {"exclusive"}
+    assert {stripe.v1.shipping_rates.retrieve(o.shipping_rate).tax_behavior
+            for o in remote.shipping_options} == {"exclusive"}
 
     pay_in_browser(session["url"], line1="1 Main St", city="Springfield", postal_code="12345",
                    country="GB", billing_country="GB")
@@ -317,6 +322,19 @@ def test_shipping_and_tax_settings_reach_the_session(gateway_with_shipping):
     assert paid.amount_total == 3000 + 500 + 700
     after = gateway.gql(SESSION, {"id": session["id"]})["data"]["checkoutSession"]
     assert after["total"]["amount"] == paid.amount_total
+
+
+def test_stripe_tax_refuses_prices_that_do_not_say_whether_they_include_tax(gateway):
+    """As on a real account with no default tax behavior: the emulator refuses them, so the
+    gateway's own sessions (above) prove they say it."""
+    import stripe
+
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        gateway.stripe().v1.checkout.sessions.create(params={
+            "mode": "payment", "success_url": "https://shop.example/ok", "automatic_tax": {"enabled": True},
+            "line_items": [{"price_data": {"currency": "usd", "unit_amount": 900, "product_data": {"name": "x"}},
+                            "quantity": 1}]})
+    assert "tax_behavior" in str(refused.value)
 
 
 # ---- from payment to order -------------------------------------------------------------

@@ -62,10 +62,12 @@ def test_line_items_list_pages_in_order_and_expands_products(emu: Emu):
 def test_discount_shipping_and_tax_make_the_total(emu: Emu):
     coupon = emu.stripe.v1.coupons.create(params={"percent_off": 10, "duration": "once"})
     rate = emu.stripe.v1.shipping_rates.create(params={
-        "display_name": "Courier", "type": "fixed_amount", "fixed_amount": {"amount": 900, "currency": "usd"}})
+        "display_name": "Courier", "type": "fixed_amount", "fixed_amount": {"amount": 900, "currency": "usd"},
+        "tax_behavior": "exclusive"})
     made = emu.session(discounts=[{"coupon": coupon.id}], automatic_tax={"enabled": True},
                        shipping_address_collection={"allowed_countries": ["US", "GB"]},
                        shipping_options=[{"shipping_rate_data": {"display_name": "Post", "type": "fixed_amount",
+                                                                 "tax_behavior": "exclusive",
                                                                  "fixed_amount": {"amount": 500, "currency": "usd"}}},
                                          {"shipping_rate": rate.id}])
     # 3000 - 300 (10 %) + 500 (first option by default) before the address is known.
@@ -96,14 +98,14 @@ def test_tax_by_billing_country_rounds_half_up(emu: Emu, country: str, tax: int)
 
 def test_tax_rounds_half_up_on_odd_amounts(emu: Emu):
     made = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "unit_amount": 1006, "product_data": {"name": "Odd"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1006, "product_data": {"name": "Odd"}}, "quantity": 1}])
     # 1006 * 8 % = 80.48 -> 80; 1006.25 would be needed for .5, so check a .5 case too.
     assert emu.pay(made.id).json()["total_details"]["amount_tax"] == 80
     half = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "unit_amount": 1025, "product_data": {"name": "Half"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Half"}}, "quantity": 1}])
     assert emu.pay(half.id, billing_country="GB").json()["total_details"]["amount_tax"] == 205  # 205.0
     quarter = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "unit_amount": 1025, "product_data": {"name": "Quarter"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Quarter"}}, "quantity": 1}])
     assert emu.pay(quarter.id, billing_country="CA").json()["total_details"]["amount_tax"] == 133  # 133.25
 
 

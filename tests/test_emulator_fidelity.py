@@ -75,14 +75,14 @@ def examples_from_the_emulator(emu: Emu) -> dict[str, dict[str, Any]]:
     """One object of each kind fixtures.json holds, fully populated where we can."""
     product = emu.stripe.v1.products.create(params={"name": "Fidelity", "images": ["https://img.example/f.png"]})
     price = emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 2000,
-                                                "lookup_key": f"fidelity-{product.id}"})
+                                                "lookup_key": f"fidelity-{product.id}", "tax_behavior": "exclusive"})
     customer = emu.stripe.v1.customers.create(params={"email": "fidelity@example.com", "name": "Fi Del"})
     coupon = emu.stripe.v1.coupons.create(params={"percent_off": 25.5, "duration": "once", "name": "25.5% off"})
     made = emu.session(customer=customer.id, line_items=[{"price": price.id, "quantity": 1}],
                        discounts=[{"coupon": coupon.id}], automatic_tax={"enabled": True},
                        shipping_address_collection={"allowed_countries": ["US"]},
                        shipping_options=[{"shipping_rate_data": {
-                           "display_name": "Post", "type": "fixed_amount",
+                           "display_name": "Post", "type": "fixed_amount", "tax_behavior": "exclusive",
                            "fixed_amount": {"amount": 500, "currency": "usd"}}}])
     emu.pay(made.id, name="Fi Del", line1="1 Main St", city="Springfield", postal_code="12345", country="US")
     session = raw(emu, f"/v1/checkout/sessions/{made.id}?expand[]=total_details.breakdown")
@@ -153,7 +153,7 @@ def test_public_url_sets_the_pay_page_base():
     try:
         made = stripe.StripeClient(KEY, base_addresses={"api": with_public.url}).v1.checkout.sessions.create(params={
             "mode": "payment", "success_url": SUCCESS_URL,
-            "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1, "product_data": {"name": "P"}},
+            "line_items": [{"price_data": {"currency": "usd", "unit_amount": 100, "product_data": {"name": "P"}},
                             "quantity": 1}]})
         assert made.url == f"https://shop.example/_stripe/pay/{made.id}"
     finally:

@@ -231,18 +231,32 @@ def test_moving_to_dynamodb_with_aws_region_only_works_as_the_readme_says(tmp_pa
     (["catalog", "sync"], "catalog synced:"),
     (["sync-orders"], "synced:"),
 ])
-def test_commands_print_their_own_result_not_the_sdk_request_log(tmp_path, stripe_emulator_url, args, says):
-    env = {**command_env(tmp_path), "STRIPE_SECRET": "sk_test_quiet", "STRIPE_API_BASE": stripe_emulator_url}
-    result = run_gateway(*args, env=env)
+def test_commands_print_their_own_result_not_the_sdk_request_log(tmp_path, args, says):
+    from services import ServerThread
+    from stripe_emulator import Emulator
+
+    server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
+    try:
+        env = {**command_env(tmp_path), "STRIPE_SECRET": "sk_test_quiet", "STRIPE_API_BASE": server.url}
+        result = run_gateway(*args, env=env)
+    finally:
+        server.stop()
     assert result.returncode == 0, result.stderr
     lines = (result.stdout + result.stderr).splitlines()
     assert len(lines) <= 2 and says in result.stdout, lines
 
 
-def test_the_sdk_request_log_comes_back_with_log_level_debug(tmp_path, stripe_emulator_url):
-    env = {**command_env(tmp_path), "STRIPE_SECRET": "sk_test_loud", "STRIPE_API_BASE": stripe_emulator_url,
-           "LOG_LEVEL": "DEBUG"}
-    result = run_gateway("catalog", "sync", env=env)
+def test_the_sdk_request_log_comes_back_with_log_level_debug(tmp_path):
+    from services import ServerThread
+    from stripe_emulator import Emulator
+
+    server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
+    try:
+        env = {**command_env(tmp_path), "STRIPE_SECRET": "sk_test_loud", "STRIPE_API_BASE": server.url,
+               "LOG_LEVEL": "DEBUG"}
+        result = run_gateway("catalog", "sync", env=env)
+    finally:
+        server.stop()
     assert result.returncode == 0, result.stderr
     assert "INFO stripe" in result.stderr and "/v1/prices" in result.stderr
 

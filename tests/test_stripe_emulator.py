@@ -77,7 +77,7 @@ def flush(emu) -> None:
 def session(emu, **extra):
     params = {"mode": "payment", "success_url": "https://shop.example/ok?id={CHECKOUT_SESSION_ID}",
               "cancel_url": "https://shop.example/cancel",
-              "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1500,
+              "line_items": [{"price_data": {"currency": "usd", "unit_amount": 1500, "tax_behavior": "exclusive",
                                              "product_data": {"name": "Hoops", "metadata": {"sku": "E-1"}}},
                               "quantity": 2}], **extra}
     return emu.stripe.v1.checkout.sessions.create(params=params)
@@ -143,10 +143,12 @@ def test_a_session_pays_and_expands(emu):
 def test_discounts_shipping_and_tax(emu):
     coupon = emu.stripe.v1.coupons.create(params={"amount_off": 500, "currency": "usd", "duration": "once"})
     rate = emu.stripe.v1.shipping_rates.create(params={
-        "display_name": "Express", "type": "fixed_amount", "fixed_amount": {"amount": 1200, "currency": "usd"}})
+        "display_name": "Express", "type": "fixed_amount", "fixed_amount": {"amount": 1200, "currency": "usd"},
+        "tax_behavior": "exclusive"})
     made = session(emu, discounts=[{"coupon": coupon.id}], automatic_tax={"enabled": True},
                    shipping_address_collection={"allowed_countries": ["US", "DE"]},
                    shipping_options=[{"shipping_rate_data": {"display_name": "Standard", "type": "fixed_amount",
+                                                             "tax_behavior": "exclusive",
                                                              "fixed_amount": {"amount": 500, "currency": "usd"}}},
                                      {"shipping_rate": rate.id}])
     assert made.total_details.amount_discount == 500

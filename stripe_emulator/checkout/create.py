@@ -76,6 +76,8 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
                           "amount_shipping": 0, "amount_tax": 0},
         "_line_items": items, "_pi_metadata": metadata(pi_data, where="payment_intent_data[metadata]") or {},
     }
+    if session["automatic_tax"]["enabled"]:
+        _check_tax_behaviors(items, rates)
     recompute(session, shipping=rates[0] if rates else None, country=None)
     minimum = MINIMUM_CHARGE.get(session_currency, 50)
     if 0 < session["amount_total"] < minimum:
@@ -83,6 +85,20 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
                       f"{session_currency} (in minor units).", param="line_items", code="amount_too_small")
     state.sessions[session["id"]] = session
     return session
+
+
+def _check_tax_behaviors(items: list[dict[str, Any]], rates: list[dict[str, Any]]) -> None:
+    """As on an account with no default tax behavior set in its tax settings: Stripe Tax
+    must be told whether each price and shipping rate includes tax."""
+    for n, item in enumerate(items):
+        if item["price"].get("tax_behavior", "unspecified") == "unspecified":
+            raise invalid("Stripe Tax cannot calculate tax for a price with tax_behavior unspecified; set "
+                          "tax_behavior on the price, or a default tax behavior in your tax settings.",
+                          param=f"line_items[{n}]")
+    for n, rate in enumerate(rates):
+        if rate.get("tax_behavior", "unspecified") == "unspecified":
+            raise invalid("Stripe Tax cannot calculate tax for a shipping rate with tax_behavior unspecified.",
+                          param=f"shipping_options[{n}]")
 
 
 def _customer(state: State, params: dict[str, Any]) -> str | None:

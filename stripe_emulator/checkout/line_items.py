@@ -14,6 +14,7 @@ from stripe_emulator.params import (
     integer,
     mapping,
     metadata,
+    tax_behavior,
     strings,
     text,
 )
@@ -64,7 +65,8 @@ def _ad_hoc_price(state: State, data: dict | None, where: str) -> dict[str, Any]
     else:
         product_id = _ad_hoc_product(state, mapping(data, "product_data", where=f"{where}[product_data]"),
                                      f"{where}[product_data]")
-    made = objects.price({"currency": cur, "unit_amount": amount, "product": product_id, "active": False})
+    made = objects.price({"currency": cur, "unit_amount": amount, "product": product_id, "active": False,
+                          "tax_behavior": tax_behavior(data, where=f"{where}[tax_behavior]")})
     state.prices[made["id"]] = made
     return made
 

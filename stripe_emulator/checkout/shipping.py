@@ -14,6 +14,7 @@ from stripe_emulator.params import (
     integer,
     mapping,
     metadata,
+    tax_behavior,
     text,
 )
 from stripe_emulator.state import State
@@ -38,7 +39,8 @@ def make_shipping_rate(state: State, data: dict[str, Any], where: str | None = N
         "display_name": text(data, "display_name", required=True, max_length=100, where=at("display_name")),
         "amount": integer(fixed, "amount", required=True, maximum=99_999_999, where=at("fixed_amount", "amount")),
         "currency": currency(fixed, "currency", where=at("fixed_amount", "currency")),
-        "metadata": metadata(data, where=at("metadata"))})
+        "metadata": metadata(data, where=at("metadata")),
+        "tax_behavior": tax_behavior(data, where=at("tax_behavior"))})
     state.shipping_rates[made["id"]] = made
     return made
 

@@ -15,6 +15,7 @@ from stripe_emulator.params import (
     mapping,
     merge_metadata,
     metadata,
+    tax_behavior,
     strings,
     text,
 )
@@ -86,7 +87,7 @@ def create_price(call: Call) -> dict[str, Any]:
         "currency": currency(p, "currency"), "product": product_id, "lookup_key": lookup_key,
         "unit_amount": integer(p, "unit_amount", required=True, maximum=99_999_999),
         "active": boolean(p, "active") is not False, "metadata": metadata(p),
-        "nickname": text(p, "nickname", max_length=5000)})
+        "nickname": text(p, "nickname", max_length=5000), "tax_behavior": tax_behavior(p)})
     call.state.prices[made["id"]] = made
     call.state.emit("price.created", made)
     return call.show(made)
@@ -121,6 +122,11 @@ def update_price(call: Call) -> dict[str, Any]:
     check_known(p, {"active", "metadata", "lookup_key", "transfer_lookup_key", "nickname", "expand",
                     "tax_behavior"})
     previous: dict[str, Any] = {}
+    if "tax_behavior" in p:
+        wanted = tax_behavior(p)
+        if price["tax_behavior"] != "unspecified" and wanted != price["tax_behavior"]:
+            raise invalid("A price's tax_behavior cannot be changed once it is set.", param="tax_behavior")
+        previous["tax_behavior"], price["tax_behavior"] = price["tax_behavior"], wanted
     if (active := boolean(p, "active")) is not None and active != price["active"]:
         previous["active"], price["active"] = price["active"], active
     if (md := metadata(p)) is not None:
