@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import sys
-
 
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
@@ -24,10 +22,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     from settings import ConfigError  # here, not at the top: an early Ctrl+C stays quiet
 
+    from logs import configure_logging
+
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    quiet_libraries()
+    configure_logging()  # logs.py: JSON lines, or console lines in development on a terminal
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -39,14 +38,6 @@ def load_settings(overrides: dict[str, str] | None = None):
     from settings import load_settings as load
 
     return load(overrides)
-
-
-def quiet_libraries() -> None:
-    """The SDKs log every HTTP request at INFO: that is debugging detail, shown with
-    LOG_LEVEL=DEBUG only, so a command prints its own result and not the SDK's log."""
-    if os.environ.get("LOG_LEVEL", "").upper() != "DEBUG":
-        for name in ("stripe", "httpx", "httpcore", "botocore", "aiobotocore"):
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,7 +193,10 @@ def _serve(args: argparse.Namespace) -> int:
         serving.say("gateway: ready (Ctrl+C stops it)")
 
     # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
-    options = dict(access_log=False, proxy_headers=False)
+    from logs import logging_config
+
+    options = dict(access_log=False, proxy_headers=False,
+                   log_config=logging_config())  # logs.py: each worker logs as this process does
     if args.workers == 1:
         return serving.run(create_app(settings), listener, workers=1, on_ready=ready, **options)
     return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,

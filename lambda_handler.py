@@ -9,7 +9,11 @@ from typing import Any
 
 from mangum import Mangum
 
-from server import create_app
+from logs import configure_lambda_logging
+
+configure_lambda_logging()  # before anything logs: JSON lines at LOG_LEVEL, not the runtime's WARNING
+
+from server import create_app  # noqa: E402
 
 app = create_app(lazy=True)
 _handler = Mangum(app, lifespan="off")

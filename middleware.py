@@ -1,10 +1,17 @@
-"""HTTP hygiene for every response: a request body limit and security headers."""
+"""HTTP hygiene for every response: a request id, a request body limit and security headers."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import logs
+
+# An incoming X-Request-Id is kept when it is short and plain (it lands in logs and headers).
+REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")
 
 API_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -13,6 +20,35 @@ API_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class RequestIds:
+    """Gives every HTTP request an id: the caller's X-Request-Id when it is sane, else a new
+    one. It is echoed on the response, set on `request.state.request_id`, and put on every
+    log line made while serving the request (logs.request_id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given.decode() if REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        token = logs.request_id.set(request_id)
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            logs.request_id.reset(token)
 
 
 class BodyTooLarge(Exception):
@@ -39,7 +75,7 @@ class HttpHygiene:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -64,7 +100,7 @@ class HttpHygiene:
             await self.app(scope, limited_receive, with_headers)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
     def _with_headers(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -73,9 +109,11 @@ class HttpHygiene:
             await send(message)
         return sending
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        request_id = scope.get("state", {}).get("request_id")
         body = json.dumps({"errors": [{"message": f"Request body over {self.max_body} bytes.",
-                                       "extensions": {"code": "BAD_USER_INPUT"}}]}).encode()
+                                       "extensions": {"code": "BAD_USER_INPUT",
+                                                      "requestId": request_id}}]}).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             *self.headers]})

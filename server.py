@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import re
 import time
 import uuid
 from typing import Any, AsyncIterator
@@ -31,7 +30,7 @@ from strawberry.types import ExecutionResult
 
 import dev_pages
 from explorer import Explorer
-from middleware import HttpHygiene
+from middleware import HttpHygiene, RequestIds
 from ratelimit import parse_networks
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
@@ -51,7 +50,6 @@ from webhooks.handlers import HANDLERS
 from webhooks.route import stripe_webhook
 
 log = logging.getLogger("gateway")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 EMULATOR_PATH = "/_stripe"
 WEBHOOK_PATH = "/stripe/webhook"
 EMULATOR_KEY = "sk_test_emulated_payments"
@@ -120,8 +118,7 @@ def _log_request(request: Request, result: ExecutionResult) -> None:
 
 
 def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    return getattr(request.state, "request_id", None) or uuid.uuid4().hex  # set by RequestIds
 
 
 def emulated_payments(settings: Settings) -> bool:
@@ -232,12 +229,14 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=settings.cors_allow_origin,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id"], max_age=600,
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"], max_age=600,
         ))
     if lazy:
         middleware.insert(0, Middleware(OpenServicesOnFirstRequest, settings=settings))
     middleware.insert(0, Middleware(HttpHygiene, max_body=settings.max_body_bytes,
                                     production=settings.production, own_limits=(WEBHOOK_PATH,)))
+    middleware.insert(0, Middleware(RequestIds))
     app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
     app.state.hide_suggestions = settings.production and not settings.graphql_suggestions

@@ -8,11 +8,11 @@ as in production).
 from __future__ import annotations
 
 import argparse
-import logging
 
 import uvicorn
 
 from bench import apps
+from logs import configure_logging, logging_config
 
 
 def main() -> None:
@@ -20,9 +20,10 @@ def main() -> None:
     parser.add_argument("app", choices=["gateway", "peer", "ceiling"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("json", "INFO")
     uvicorn.run(getattr(apps, args.app), factory=True, host="127.0.0.1", port=args.port, workers=1,
-                access_log=False, log_level="warning", proxy_headers=False)
+                access_log=False, log_level="warning", proxy_headers=False,
+                log_config=logging_config("json", "INFO"))
 
 
 if __name__ == "__main__":

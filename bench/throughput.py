@@ -94,10 +94,9 @@ def measure(base: str, requests: list[Request], *, seconds: float, warmup: float
 def request_calls(log: Path, request_id: str) -> dict:
     """The gateway's own per-request counters, from its JSON log line for that request."""
     for line in log.read_text().splitlines():
-        _, _, payload = line.partition("gateway.access: ")
-        if payload.startswith("{"):
-            entry = orjson.loads(payload)
-            if entry.get("requestId") == request_id:
+        if line.startswith("{"):
+            entry = orjson.loads(line)
+            if entry.get("kind") == "request" and entry.get("requestId") == request_id:
                 return {"store": entry["storeCalls"], "stripe": entry["stripeCalls"]}
     raise RuntimeError(f"no log line for {request_id} in {log}")
 

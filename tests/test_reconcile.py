@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, gateway_env, record_sessions, running_gateway
+from logs import JsonLines
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
@@ -114,8 +115,8 @@ def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, cap
     result = answer.json()["data"]["syncOrders"]
     assert result["created"] >= 30 and result["events"] >= 30 and result["userErrors"] == []
     assert set(orders(recon, ids)) == set(ids)
-    [line] = [json.loads(r.getMessage()) for r in caplog.records
-              if r.name == "gateway.access" and request_id in r.getMessage()]
+    lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "gateway.access"]
+    [line] = [line for line in lines if line.get("requestId") == request_id and line["kind"] == "request"]
     # a listing page, one line-items read per new order, the event pages: no session twice
     assert result["created"] < line["stripeCalls"] <= result["created"] + 5, line
 

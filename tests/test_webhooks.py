@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, gateway_env, record_sessions, running_gateway
+from logs import JsonLines
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -116,7 +117,7 @@ def test_a_completed_checkout_becomes_one_order(hook):
 
 def event_costs(caplog, event_id: str) -> list[tuple[int, int]]:
     """(store calls, Stripe calls) of each delivery of an event, from their JSON log lines."""
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
+    lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "gateway.access"]
     return [(line["storeCalls"], line["stripeCalls"]) for line in lines if line.get("eventId") == event_id]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+import logs
 from commerce.payments import start_counting as start_stripe_counting
 from observability import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
 from ratelimit import Limited, client_ip, hit
@@ -27,74 +29,90 @@ from webhooks.signature import BadSignature, verify_signature
 log = logging.getLogger("gateway.webhooks")
 MAX_BODY = 256 * 1024
 BUSY_WAIT_SECONDS = 5.0
+TOO_LARGE = "body too large"
 
 
-def _answer(status: int, label: str | None = None, **body: object) -> JSONResponse:
-    """The response; `label` (duplicate, dead-letter, the handler's outcome...) names it in
-    the event's log line and metrics."""
-    headers = {"x-outcome": label} if label else None
-    return JSONResponse(body, status_code=status, headers=headers)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the route answers, and `outcome`, the one word its log line and metrics use
+    (bad-signature, rate-limited, duplicate, dead-letter, the handler's outcome...)."""
+
+    status: int
+    outcome: str
+    body: dict = field(default_factory=dict)
+    headers: dict | None = None
+
+
+def _refused(status: int, outcome: str, error: str, **headers: str) -> Answer:
+    return Answer(status, outcome, {"error": error, "requestId": logs.request_id.get()}, headers or None)
 
 
 async def stripe_webhook(request: Request) -> JSONResponse:
+    """Every answer, refused ones included, gets one JSON log line and one count."""
+    started = time.perf_counter()
+    counts = start_counting(), start_stripe_counting()  # for the event's log line
+    event: dict = {}
+    answer = await _answer(request, event)
+    store_calls, stripe_calls = counts
+    event_type = str(event.get("type", "-"))[:60]
+    WEBHOOK_EVENTS.labels(event_type, answer.outcome).inc()
+    if answer.outcome == "dead-letter":
+        DEAD_LETTERS.inc()
+    log_line("webhook", eventId=event.get("id"), type=event_type, outcome=answer.outcome,
+             status=answer.status, ms=round((time.perf_counter() - started) * 1000, 2),
+             storeCalls=sum(store_calls.values()), stripeCalls=stripe_calls[0],
+             **({"reason": answer.body["error"]} if answer.status >= 400 else {}))
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+async def _answer(request: Request, event: dict) -> Answer:
+    """Check the delivery, then process it; `event` is filled in once it is known."""
     services = getattr(request.app.state, "services", None)
     if services is None:  # a delivery during start-up: Stripe will retry
-        return _answer(503, error="starting up; retry")
+        return _refused(503, "starting-up", "starting up; retry")
     settings = services.settings
-    counts = start_counting(), start_stripe_counting()  # for the event's log line
     try:
         await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
                   settings.rate_limit_webhooks)
     except Limited as limited:
-        return JSONResponse({"error": "rate limited"}, status_code=429,
-                            headers={"Retry-After": str(limited.retry_after)})
+        return _refused(429, "rate-limited", "rate limited", **{"Retry-After": str(limited.retry_after)})
     except StoreError:
-        return _answer(503, error="store unavailable")
+        return _refused(503, "store-unavailable", "store unavailable")
     try:
         payload = await _read_body(request)
     except ValueError as exc:
-        return _answer(400, error=str(exc))
+        return _refused(400, "too-large", str(exc))
     except ClientDisconnect:
-        return _answer(400, error="client disconnected")
+        return _refused(400, "client-disconnected", "client disconnected")
     try:
         verify_signature(request.headers.get("stripe-signature"), payload,
                          services.webhook_secrets, tolerance=settings.stripe_webhook_tolerance,
                          now=int(time.time()))
-        event = _parse_event(payload)
-    except (BadSignature, ValueError) as exc:
+    except BadSignature as exc:
         log.warning("webhook refused: %s", exc)
-        return _answer(400, error=str(exc))
-    return await _process(services, event, counts)
+        return _refused(400, "bad-signature", str(exc))
+    try:
+        event.update(_parse_event(payload))
+    except ValueError as exc:
+        log.warning("webhook refused: %s", exc)
+        return _refused(400, "bad-event", str(exc))
+    return await _process(services, event)
 
 
-async def _process(services, event: dict, counts: tuple) -> JSONResponse:
-    started = time.perf_counter()
-    store_calls, stripe_calls = counts
-    response = await _handle(services, event)
-    outcome = response.headers.get("x-outcome", str(response.status_code))
-    WEBHOOK_EVENTS.labels(event["type"][:60], outcome).inc()
-    if outcome == "dead-letter":
-        DEAD_LETTERS.inc()
-    log_line("webhook", eventId=event["id"], type=event["type"][:60], outcome=outcome,
-             status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 2),
-             storeCalls=sum(store_calls.values()), stripeCalls=stripe_calls[0])
-    return response
-
-
-async def _handle(services, event: dict) -> JSONResponse:
+async def _process(services, event: dict) -> Answer:
     store, payments = services.store, services.payments
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     try:
         lease = services.settings.stripe_webhook_lease_seconds
         while (claim := await receipts.claim(store, event["id"], event["type"], lease=lease)) == "busy":
             if time.monotonic() > deadline:
-                return _answer(503, error="event is being processed; retry later")
+                return _refused(503, "busy", "event is being processed; retry later")
             await asyncio.sleep(0.05)
     except StoreError as exc:
         log.error("webhook %s: store unavailable: %s", event["id"], exc)
-        return _answer(503, error="store unavailable")
+        return _refused(503, "store-unavailable", "store unavailable")
     if claim == "done":
-        return _answer(200, "duplicate", received=True, duplicate=True)
+        return Answer(200, "duplicate", {"received": True, "duplicate": True})
     try:
         outcome = await handle(store, payments, event)
         await receipts.finish(store, event["id"], event["type"], outcome)
@@ -106,20 +124,20 @@ async def _handle(services, event: dict) -> JSONResponse:
             log.exception("webhook %s: could not record the failure", event["id"])
             dead = False
         if dead:
-            return _answer(200, "dead-letter", received=True, deadLetter=True)
-        return _answer(500, "failed", error="processing failed; retry")
-    return _answer(200, outcome, received=True, outcome=outcome)
+            return Answer(200, "dead-letter", {"received": True, "deadLetter": True})
+        return _refused(500, "failed", "processing failed; retry")
+    return Answer(200, outcome, {"received": True, "outcome": outcome})
 
 
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise ValueError("body too large")
+        raise ValueError(TOO_LARGE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise ValueError("body too large")
+            raise ValueError(TOO_LARGE)
     return bytes(body)
 
 

@@ -1,0 +1,135 @@
+"""How log records are written: one JSON object per line (python-json-logger), or a short
+human-readable line in development on a terminal.
+
+Every record, ours and the libraries' (uvicorn, botocore, stripe), goes through the root
+logger's one handler. A JSON line has `timestamp`, `level`, `logger`, `message`, the
+request id of the request being served (`requestId`, from a context variable), and any
+`extra=` fields at the top level, so CloudWatch's JSON filter patterns (`$.kind`, ...) and
+other log stores read them as they are.
+
+The choice of format is `log_format()`, the level `log_level()`, and both are applied by
+`configure_logging()`: the CLI calls it once; `logging_config()` is the same set-up as a
+dictConfig, for uvicorn to apply in each worker it spawns; AWS Lambda calls it at cold start
+(the runtime leaves the root logger at WARNING, which would drop every INFO line).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.config
+import os
+import sys
+from typing import Any, Literal, Mapping, TextIO
+
+from pythonjsonlogger.orjson import OrjsonFormatter
+
+Format = Literal["json", "console"]
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Chatty below WARNING: one line per HTTP call they make.
+QUIET_LIBRARIES = ("stripe", "httpx", "httpcore", "botocore", "aiobotocore", "boto3", "urllib3")
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def log_format(environ: Mapping[str, str] | None = None, stream: TextIO | None = None) -> Format:
+    """LOG_FORMAT when set (json or console); otherwise console only for development on a
+    terminal, and JSON everywhere else (production, AWS Lambda, a pipe or a file)."""
+    env = os.environ if environ is None else environ
+    chosen = env.get("LOG_FORMAT", "").strip().lower()
+    if chosen in ("json", "console"):
+        return chosen  # type: ignore[return-value]
+    if env.get("ENVIRONMENT", "development") == "production" or env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return "json"
+    stream = sys.stderr if stream is None else stream
+    return "console" if getattr(stream, "isatty", lambda: False)() else "json"
+
+
+def log_level(environ: Mapping[str, str] | None = None) -> str:
+    """LOG_LEVEL (default INFO); a value that is no level is INFO too, said once at start."""
+    env = os.environ if environ is None else environ
+    level = env.get("LOG_LEVEL", "").strip().upper()
+    return level if level in LEVELS else "INFO"
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the id of the request being served on every record made while serving it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "requestId", None) is None:
+            record.requestId = request_id.get()
+        return True
+
+
+class JsonLines(OrjsonFormatter):
+    """`timestamp`, `level`, `logger`, `message`, then the record's extra fields."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s", timestamp=True,
+                         rename_fields={"levelname": "level", "name": "logger"})
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        if log_data.get("requestId") is None:
+            log_data.pop("requestId", None)
+        return log_data
+
+
+class ConsoleLines(logging.Formatter):
+    """`LEVEL logger: message key=value ...`, for a person at a terminal."""
+
+    SKIP = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "requestId", "taskName"}
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in record.__dict__.items() if k not in self.SKIP and v is not None}
+        if fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return line
+
+
+def logging_config(fmt: Format | None = None, level: str | None = None) -> dict[str, Any]:
+    """The whole set-up as a logging.config dictConfig (uvicorn's `log_config` takes it)."""
+    fmt = fmt or log_format()
+    level = level or log_level()
+    quiet = "DEBUG" if level == "DEBUG" else "WARNING"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"json": {"()": JsonLines}, "console": {"()": ConsoleLines}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                 "formatter": fmt, "filters": ["request_id"]}},
+        "root": {"level": level, "handlers": ["default"]},
+        "loggers": {
+            # uvicorn's own loggers, without its handlers: through ours, like everything else
+            "uvicorn": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": level, "handlers": [], "propagate": True},
+            **{name: {"level": quiet} for name in QUIET_LIBRARIES},
+        },
+    }
+
+
+def configure_logging(fmt: Format | None = None, level: str | None = None) -> None:
+    logging.config.dictConfig(logging_config(fmt, level))
+
+
+def configure_lambda_logging() -> None:
+    """On AWS Lambda the runtime has put its own handler on the root logger (it writes to
+    the function's log stream) and left the level at WARNING. Keep its handler, give it
+    our JSON lines, and set the level from LOG_LEVEL."""
+    root = logging.getLogger()
+    if not root.handlers:
+        configure_logging("json")
+        return
+    level = log_level()
+    for handler in root.handlers:
+        handler.setFormatter(JsonLines())
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
+    root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel("DEBUG" if level == "DEBUG" else "WARNING")
