@@ -20,7 +20,7 @@ import logging
 import logging.config
 import os
 import sys
-from typing import Any, Literal, Mapping, TextIO
+from typing import Any, Callable, Literal, Mapping, TextIO
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -52,13 +52,24 @@ def log_level(environ: Mapping[str, str] | None = None) -> str:
     return level if level in LEVELS else "INFO"
 
 
-class RequestIdFilter(logging.Filter):
-    """Puts the id of the request being served on every record made while serving it."""
+def _with_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.requestId = request_id.get()
+        return record
+    make.puts_request_ids = True  # type: ignore[attr-defined]
+    return make
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "requestId", None) is None:
-            record.requestId = request_id.get()
-        return True
+
+def put_request_ids_on_records() -> None:
+    """Every record made while a request is served carries its id (`requestId`), whichever
+    handler writes it (ours, the Lambda runtime's, pytest's). Done once, at import."""
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "puts_request_ids", False):
+        logging.setLogRecordFactory(_with_request_id(factory))
+
+
+put_request_ids_on_records()
 
 
 class JsonLines(OrjsonFormatter):
@@ -98,10 +109,9 @@ def logging_config(fmt: Format | None = None, level: str | None = None) -> dict[
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
         "formatters": {"json": {"()": JsonLines}, "console": {"()": ConsoleLines}},
         "handlers": {"default": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                                 "formatter": fmt, "filters": ["request_id"]}},
+                                 "formatter": fmt}},
         "root": {"level": level, "handlers": ["default"]},
         "loggers": {
             # uvicorn's own loggers, without its handlers: through ours, like everything else
@@ -128,8 +138,6 @@ def configure_lambda_logging() -> None:
     level = log_level()
     for handler in root.handlers:
         handler.setFormatter(JsonLines())
-        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
-            handler.addFilter(RequestIdFilter())
     root.setLevel(level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel("DEBUG" if level == "DEBUG" else "WARNING")

@@ -112,7 +112,7 @@ def _log_request(request: Request, result: ExecutionResult) -> None:
     if "INTERNAL_SERVER_ERROR" in codes and any(
             isinstance(e.original_error, StoreError) for e in result.errors or []):
         STORE_ERRORS.inc()
-    log_line("request", requestId=state.request_id, operation=operation, user=user_hash(state.user),
+    log_line("request", operation=operation, user=user_hash(state.user),
              ms=round(seconds * 1000, 2), storeCalls=sum(state.store_calls.values()),
              stripeCalls=state.stripe_calls[0], outcome="ok" if not codes else ",".join(codes))
 

@@ -42,6 +42,15 @@ SUGGESTION = re.compile(r" Did you mean .*\?$")
 
 
 def coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: bool = False) -> GraphQLError:
+    """The error as the client sees it: a code, and the request's id, so a report can be
+    matched with the log lines."""
+    error = _coded(error, request_id, hide_suggestions=hide_suggestions)
+    if request_id is not None and (error.extensions or {}).get("requestId") is None:
+        error.extensions = {**(error.extensions or {}), "requestId": request_id}
+    return error
+
+
+def _coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: bool) -> GraphQLError:
     if (error.extensions or {}).get("code") is not None:
         return error
     if isinstance(error.original_error, Limited):

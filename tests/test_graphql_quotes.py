@@ -158,7 +158,9 @@ def test_unknown_signature_is_null_and_a_malformed_one_is_bad_user_input(gateway
     for garbage in ["", "x", "A" * 44, "A" * 42 + "!", "' OR 1=1 --", "QUOTE#x/CACHE" + "A" * 30]:
         body = gateway.gql(QUOTE, {"s": garbage})
         assert body["data"] == {"quote": None}
-        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "reason": "QUOTE_INVALID"}
+        extensions = body["errors"][0]["extensions"]
+        assert extensions == {"code": "BAD_USER_INPUT", "reason": "QUOTE_INVALID",
+                              "requestId": extensions["requestId"]}
 
 
 def test_quotes_work_for_signed_in_shoppers_too(gateway):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx
 
@@ -67,3 +68,54 @@ def test_hostile_operation_names_do_not_flood_the_metrics(gateway):
         gateway.post({"query": f"query {'x' * 80}{n} {{ __typename }}"})
     text = gateway.http.get("/metrics").text
     assert 'operation="invalid"' in text and "x" * 80 not in text
+
+
+def test_refused_webhooks_get_a_json_line_and_a_count_with_their_outcome(gateway, caplog):
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    payload = json.dumps({"id": "evt_refused_1", "type": "customer.created", "data": {"object": {"id": "c"}}})
+    refusals = {
+        "bad-signature": payload.encode(),
+        "too-large": b"x" * (300 * 1024),
+    }
+    for outcome, body in refusals.items():
+        response = gateway.http.post("/stripe/webhook", content=body, headers={
+            "stripe-signature": f"t={int(time.time())},v1=00", "x-request-id": f"req-refused-{outcome}"})
+        assert response.status_code == 400
+        assert response.json()["requestId"] == f"req-refused-{outcome}"
+        [line] = [l for l in access_lines(caplog) if l.get("requestId") == f"req-refused-{outcome}"]
+        assert line["kind"] == "webhook" and line["outcome"] == outcome and line["status"] == 400
+    metrics = gateway.http.get("/metrics").text
+    for outcome in refusals:
+        assert f'gateway_webhook_events_total{{outcome="{outcome}",type="-"}}' in metrics
+
+
+def test_a_rate_limited_webhook_is_logged_and_counted(tmp_path, caplog):
+    from conftest import gateway_env, running_gateway
+
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    with running_gateway(gateway_env(tmp_path, RATE_LIMIT_WEBHOOKS="1")) as gw:
+        statuses = [gw.http.post("/stripe/webhook", content=b"{}").status_code for _ in range(2)]
+        assert statuses == [400, 429]
+        assert any(l["outcome"] == "rate-limited" and l["status"] == 429 for l in access_lines(caplog))
+        assert 'outcome="rate-limited"' in gw.http.get("/metrics").text
+
+
+def test_every_response_carries_a_request_id_that_is_on_its_log_lines(gateway, caplog):
+    caplog.set_level(logging.INFO)
+    given = gateway.post({"query": "{ __typename }"}, **{"x-request-id": "req-echo-000001"})
+    assert given.headers["x-request-id"] == "req-echo-000001"
+    for hostile in ("short", "x" * 200, "bad id with spaces", "évil-unicode-id"):
+        made = gateway.http.post("/graphql", json={"query": "{ nope }"},
+                                 headers={"x-request-id": hostile.encode("utf-8")})
+        assert made.headers["x-request-id"] != hostile and len(made.headers["x-request-id"]) == 32
+        assert made.json()["errors"][0]["extensions"]["requestId"] == made.headers["x-request-id"]
+    for path in ("/healthz", "/readyz", "/metrics", "/nowhere"):
+        assert len(gateway.http.get(path).headers["x-request-id"]) >= 8
+    too_big = gateway.http.post("/graphql", content=b"x" * 100_000, headers={"x-request-id": "req-too-big-0001"})
+    assert too_big.status_code == 413 and too_big.headers["x-request-id"] == "req-too-big-0001"
+    assert too_big.json()["errors"][0]["extensions"]["requestId"] == "req-too-big-0001"
+    # every record made while serving it, ours and the libraries', has the request's id
+    gateway.http.post("/stripe/webhook", content=b"{}", headers={"x-request-id": "req-lines-000001"})
+    lines = [json.loads(JsonLines().format(r)) for r in caplog.records]
+    mine = [l for l in lines if l.get("requestId") == "req-lines-000001"]
+    assert {l["logger"] for l in mine} == {"gateway.access", "gateway.webhooks"}, mine
