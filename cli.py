@@ -199,8 +199,11 @@ def _serve(args: argparse.Namespace) -> int:
                    log_config=logging_config())  # logs.py: each worker logs as this process does
     if args.workers == 1:
         return serving.run(create_app(settings), listener, workers=1, on_ready=ready, **options)
-    return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,
-                       factory=True, **options)
+    from observability import shared_metrics
+
+    with shared_metrics():  # /metrics adds up every worker's counts
+        return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,
+                           factory=True, **options)
 
 
 def _stripe_mode(settings) -> str:

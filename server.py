@@ -240,6 +240,7 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
     app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
+    app.state.settings = settings
     return app
 
 

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     graphql_introspection: bool | None = None
     graphiql: bool | None = None
     graphql_suggestions: bool | None = None
+    # /metrics: open in development; in production only with this bearer token (else off)
+    metrics_token: SecretStr | None = None
     public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @classmethod
@@ -131,6 +133,13 @@ class Settings(BaseSettings):
             if origin != "*" and not (origin.startswith(("http://", "https://")) and " " not in origin):
                 raise ValueError(f"{origin!r} is not an origin like https://shop.example")
         return origins
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @field_validator("jwt_secret", "quote_signing_secret")
     @classmethod

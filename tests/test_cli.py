@@ -182,9 +182,13 @@ def test_serve_with_workers(env, stripe_emulator_url):
     try:
         wait_for_port(port, proc, timeout=60)
         for _ in range(4):
-            body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ products { sku } }"},
+            body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "query Workers { products { sku } }"},
                               timeout=30).json()
             assert len(body["data"]["products"]) == 20
+        # whichever worker answers /metrics counts every worker's requests (multiprocess mode)
+        for _ in range(6):
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+            assert 'gateway_request_seconds_count{operation="Workers"} 4.0' in metrics, metrics[-2000:]
     finally:
         proc.terminate()
         proc.communicate(timeout=20)

@@ -119,3 +119,19 @@ def test_every_response_carries_a_request_id_that_is_on_its_log_lines(gateway, c
     lines = [json.loads(JsonLines().format(r)) for r in caplog.records]
     mine = [l for l in lines if l.get("requestId") == "req-lines-000001"]
     assert {l["logger"] for l in mine} == {"gateway.access", "gateway.webhooks"}, mine
+
+
+def test_metrics_are_not_public_in_production(tmp_path):
+    from conftest import gateway_env, running_gateway
+
+    production = gateway_env(tmp_path, ENVIRONMENT="production", STRIPE_SECRET="sk_test_metrics_prod",
+                             STRIPE_API_BASE="http://127.0.0.1:9", STRIPE_WEBHOOK_SECRET="whsec_metrics",
+                             CHECKOUT_SUCCESS_URL="https://shop.example/ok", CHECKOUT_CANCEL_URL="https://shop.example/no")
+    with running_gateway(production) as gw:
+        assert gw.http.get("/metrics").status_code == 404
+    token = "metrics-token-0123456789"
+    with running_gateway({**production, "METRICS_TOKEN": token}) as gw:
+        assert gw.http.get("/metrics").status_code == 401
+        assert gw.http.get("/metrics", headers={"authorization": "Bearer wrong-token-000000000"}).status_code == 401
+        scraped = gw.http.get("/metrics", headers={"authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200 and "gateway_webhook_events_total" in scraped.text
