@@ -165,7 +165,9 @@ def _serve(args: argparse.Namespace) -> int:
     except CatalogError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    from server import EMULATOR_PATH, WEBHOOK_PATH, create_app, emulated_payments
+    from server import EMULATOR_PATH, WEBHOOK_PATH, check_start, create_app, emulated_payments
+
+    asyncio.run(check_start(settings))  # a store or key that cannot work: one line, exit 2
 
     emulated = emulated_payments(settings)
     if args.workers > 1 and emulated:
@@ -379,6 +381,7 @@ def _emulator(args: argparse.Namespace) -> int:
 def _create_table(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from store import StoreError
     from store.dynamodb import create_table
 
     table = args.table or load_settings().commerce_table
@@ -387,6 +390,9 @@ def _create_table(args: argparse.Namespace) -> int:
         return 2
     try:
         print(asyncio.run(create_table(table)))
+    except StoreError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     except (BotoCoreError, ClientError) as exc:
         print(f"gateway: cannot create table {table}: {exc}", file=sys.stderr)
         return 1

@@ -41,8 +41,8 @@ from context import Context, Services
 from loaders import Loaders
 from schema import build_schema
 from schema.errors import coded
-from settings import Settings, load_settings, read_stripe_secret, read_webhook_secrets
-from store import StoreError, open_store
+from settings import ConfigError, Settings, load_settings, read_stripe_secret, read_webhook_secrets
+from store import StoreConfigError, StoreError, TableMissing, open_store
 from store.metered import MeteredStore, start_counting
 from commerce.payments import start_counting as start_stripe_counting
 from observability import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, metrics, operation_label, user_hash
@@ -179,6 +179,19 @@ async def open_services(
                     trusted_proxies=parse_networks(settings.trusted_proxies))
 
 
+async def check_start(settings: Settings) -> None:
+    """What would stop the service, found before it binds a port: a store that cannot open
+    as configured (missing table, no region, a corrupt SQLite file) or a malformed Stripe
+    key in SSM. ConfigError, one line naming the variable and the fix."""
+    try:
+        store = await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db)
+    except StoreConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    await store.close()
+    if not emulated_payments(settings):
+        await read_stripe_secret(settings)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -186,6 +199,10 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     try:
         await request.app.state.services.store.ping()
+    except TableMissing as exc:
+        log.error("not ready: %s", exc)
+        return JSONResponse({"status": "unavailable", "store": "table missing",
+                             "fix": "gateway create-table"}, status_code=503)
     except StoreError as exc:
         log.warning("not ready: %s", exc)
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)

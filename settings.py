@@ -29,6 +29,23 @@ class ConfigError(Exception):
     """A configuration problem, worded for the person starting the service."""
 
 
+STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]{1,247}$")
+
+
+def check_stripe_key(key: str) -> str:
+    """A Stripe secret (sk_) or restricted (rk_) key, test or live; ValueError says what it is not."""
+    if STRIPE_KEY.match(key):
+        return key
+    if key.startswith("pk_"):
+        raise ValueError("is a publishable key (pk_...); the gateway needs the secret key sk_... "
+                         "(or a restricted key rk_...) from the Stripe dashboard's API keys page")
+    if key.startswith("whsec_"):
+        raise ValueError("is a webhook signing secret; put it in STRIPE_WEBHOOK_SECRET and the "
+                         "API secret key sk_... here")
+    raise ValueError("is not a Stripe secret key: it starts sk_test_/sk_live_ (or rk_ for a "
+                     "restricted key); copy it from the Stripe dashboard's API keys page")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
@@ -134,6 +151,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://shop.example")
         return origins
 
+    @field_validator("stripe_secret")
+    @classmethod
+    def _stripe_key_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_stripe_key(value.get_secret_value())
+        return value
+
     @field_validator("metrics_token")
     @classmethod
     def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -214,6 +238,8 @@ def _describe(exc: ValidationError) -> str:
         shown = "" if not error["loc"] or "SECRET" in name or isinstance(got, dict) else f" (got {got!r})"
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"{name}: {message}{shown}")
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"  # one fault, one line
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -247,7 +273,12 @@ async def read_stripe_secret(settings: Settings) -> str:
         return settings.stripe_secret.get_secret_value()
     if not settings.stripe_secret_parameter:
         raise ConfigError("STRIPE_SECRET (or STRIPE_SECRET_PARAMETER) is not set")
-    return await read_ssm_parameter(settings.stripe_secret_parameter, "STRIPE_SECRET_PARAMETER")
+    secret = await read_ssm_parameter(settings.stripe_secret_parameter, "STRIPE_SECRET_PARAMETER")
+    try:
+        return check_stripe_key(secret.strip())
+    except ValueError as exc:
+        raise ConfigError(f"STRIPE_SECRET_PARAMETER: the value of {settings.stripe_secret_parameter!r} "
+                          f"{exc}") from None
 
 
 async def read_ssm_parameter(name: str, variable: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store.base import BadCursor, Item, Page, Store, StoreError
+from store.base import BadCursor, Item, Page, Store, StoreConfigError, StoreError, TableMissing
 
-__all__ = ["BadCursor", "Item", "Page", "Store", "StoreError", "open_store"]
+__all__ = ["BadCursor", "Item", "Page", "Store", "StoreConfigError", "StoreError", "TableMissing",
+           "open_store"]
 
 
 async def open_store(*, table: str | None, sqlite_path: str | Path) -> Store:

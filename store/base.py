@@ -25,6 +25,14 @@ class StoreError(Exception):
     """The store could not do what was asked (unreachable, throttled past retries...)."""
 
 
+class StoreConfigError(StoreError):
+    """The store cannot work as configured; the message names the variable and the fix."""
+
+
+class TableMissing(StoreConfigError):
+    """The DynamoDB table named by COMMERCE_TABLE does not exist (in this region)."""
+
+
 class BadCursor(ValueError):
     """A query cursor that this store did not hand out for this query."""
 

@@ -10,27 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 import aioboto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_attribute, check_limit, check_put, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreConfigError, StoreError, TableMissing, check_attribute, check_limit, check_put, decode_cursor,
     encode_cursor, is_expired, now_epoch, unique_keys,
 )
 from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
 
-def aws_session() -> aioboto3.Session:
-    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
-    return aioboto3.Session(region_name=region)
-
-
+log = logging.getLogger("gateway.store")
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=3,
@@ -72,11 +69,20 @@ class DynamoDBStore:
 
     @classmethod
     async def open(cls, table: str, *, session: aioboto3.Session | None = None) -> DynamoDBStore:
+        """The store on `table`; TableMissing when it does not exist in this region, so a
+        start with a wrong COMMERCE_TABLE or region stops with the fix named. Other
+        failures (unreachable) are left to /readyz and the requests."""
         stack = contextlib.AsyncExitStack()
-        client = await stack.enter_async_context(
-            (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG)
-        )
-        return cls(client, table, stack)
+        client = await stack.enter_async_context(_client(session))
+        store = cls(client, table, stack)
+        try:
+            await store.ping()
+        except TableMissing:
+            await stack.aclose()
+            raise
+        except StoreError as exc:
+            log.warning("DynamoDB table %s not reachable at start: %s", table, exc)
+        return store
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         try:
@@ -198,7 +204,14 @@ class DynamoDBStore:
         return Page(page, encode_cursor(page[-1][SK]) if len(items) > limit else None)
 
     async def ping(self) -> None:
-        response = await self._call("describe_table")
+        try:
+            response = await self._client.describe_table(TableName=self._table)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise TableMissing(_missing(self._table, self._client)) from None
+            raise StoreError(f"DynamoDB describe_table failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB describe_table failed: {exc}") from exc
         status = response["Table"]["TableStatus"]
         if status not in ("ACTIVE", "UPDATING"):
             raise StoreError(f"DynamoDB table {self._table} is {status}")
@@ -207,11 +220,43 @@ class DynamoDBStore:
         await self._stack.aclose()
 
 
+def aws_session() -> aioboto3.Session:
+    """botocore reads only AWS_DEFAULT_REGION; when just AWS_REGION is set (as on Lambda, or
+    by habit), that one, said once."""
+    region = os.environ.get("AWS_DEFAULT_REGION") or None
+    if region is None and (region := os.environ.get("AWS_REGION") or None) and region not in _told:
+        _told.add(region)
+        log.info("AWS_DEFAULT_REGION is unset: using AWS_REGION=%s", region)
+    return aioboto3.Session(region_name=region)
+
+
+_told: set[str] = set()
+
+
+@contextlib.asynccontextmanager
+async def _client(session: aioboto3.Session | None) -> AsyncIterator[Any]:
+    try:
+        async with (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG) as client:
+            yield client
+    except NoRegionError:
+        raise StoreConfigError(
+            "AWS_DEFAULT_REGION: no AWS region configured for DynamoDB (COMMERCE_TABLE is set): "
+            "set AWS_DEFAULT_REGION (or AWS_REGION) to the table's region, e.g. us-east-1") from None
+
+
+def _missing(table: str, client: Any) -> str:
+    region = client.meta.region_name
+    endpoint = client.meta.endpoint_url
+    return (f"COMMERCE_TABLE: DynamoDB table {table!r} does not exist in region {region} "
+            f"({endpoint}): create it with `gateway create-table`, or set AWS_DEFAULT_REGION to "
+            "the region it is in")
+
+
 async def create_table(table: str, *, session: aioboto3.Session | None = None) -> str:
     """Create the table (keys, GSI, TTL) if missing; safe to run any number of times.
 
     Returns what it did, for the CLI to print."""
-    async with (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG) as client:
+    async with _client(session) as client:
         created = True
         try:
             await client.create_table(
@@ -248,4 +293,23 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
                 TableName=table,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT},
             )
-    return f"table {table} {'created' if created else 'already exists'}; TTL on {EXPIRES_AT}"
+        recovery = await _point_in_time_recovery(client, table)
+    return (f"table {table} {'created' if created else 'already exists'}; TTL on {EXPIRES_AT}; "
+            f"point-in-time recovery {recovery}")
+
+
+async def _point_in_time_recovery(client: Any, table: str) -> str:
+    """Turn point-in-time recovery on (35 days of restorable history); says what it found.
+    DynamoDB Local does not keep backups: there it is reported, not fatal."""
+    try:
+        described = await client.describe_continuous_backups(TableName=table)
+        status = described["ContinuousBackupsDescription"].get(
+            "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+        if status == "ENABLED":
+            return "on"
+        await client.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        return "turned on"
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return f"not available on this endpoint ({error.get('Code')})"

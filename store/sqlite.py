@@ -7,6 +7,7 @@ statement, so a conditional put is atomic.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 from pathlib import Path
@@ -16,7 +17,7 @@ import aiosqlite
 import orjson
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreError, check_attribute, check_limit, check_put, decode_cursor,
+    BATCH_GET_LIMIT, Item, Page, StoreConfigError, StoreError, check_attribute, check_limit, check_put, decode_cursor,
     encode_cursor, now_epoch, unique_keys,
 )
 from store.keys import EXPIRES_AT, Key, key_of
@@ -45,6 +46,22 @@ def _store_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _check_openable(path: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    finally:
+        conn.close()
+
+
+def _open_failure(path: str | Path, exc: sqlite3.Error) -> str:
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return (f"GATEWAY_DB: {path} is not a SQLite database ({exc}): move it aside (a new one "
+                "is made at start) or point GATEWAY_DB at another file")
+    return (f"GATEWAY_DB: cannot open the SQLite file {path} ({exc}): check that the path is a "
+            "file this user can read and write, in a directory it can write")
+
+
 class SQLiteStore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -52,7 +69,18 @@ class SQLiteStore:
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreConfigError(f"GATEWAY_DB: cannot make the directory for {path} ({exc}): "
+                                       "point GATEWAY_DB at a writable place") from None
+        try:
+            # First plainly, so an unopenable or corrupt file fails here, before aiosqlite
+            # has a thread to leave behind (one that outlives its loop and keeps the process).
+            await asyncio.to_thread(_check_openable, str(path))
+        except sqlite3.Error as exc:
+            raise StoreConfigError(_open_failure(path, exc)) from None
+        conn = None
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
             await conn.execute("PRAGMA journal_mode=WAL")
@@ -60,7 +88,9 @@ class SQLiteStore:
             await conn.execute("PRAGMA busy_timeout=5000")
             await conn.execute(SCHEMA)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store at {path}: {exc}") from exc
+            if conn is not None:
+                await conn.close()  # its thread would keep the process alive
+            raise StoreConfigError(_open_failure(path, exc)) from None
         return cls(conn)
 
     @_store_errors
