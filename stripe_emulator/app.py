@@ -59,8 +59,13 @@ class Emulator:
         await self.aclose()
 
     def _new_state(self) -> State:
+        from stripe_emulator.resources.webhook_endpoints import webhook_endpoint
+
         state = State(api_version=api_version(), on_event=self.deliverer.submit)
         self.deliverer.delivered = state.delivered
+        for url in self.deliverer.config.urls:  # where it delivers: every event
+            endpoint = webhook_endpoint(url, ["*"], api_version=state.api_version)
+            state.webhook_endpoints[endpoint["id"]] = endpoint
         return state
 
     def reset(self) -> None:

@@ -30,6 +30,7 @@ class State:
     refunds: dict[str, dict] = field(default_factory=dict)
     disputes: dict[str, dict] = field(default_factory=dict)
     events: dict[str, dict] = field(default_factory=dict)
+    webhook_endpoints: dict[str, dict] = field(default_factory=dict)
     delivered: set[str] = field(default_factory=set)  # event ids delivered with a 2xx
     request: tuple[str | None, str | None] = (None, None)  # (request id, idempotency key)
 
@@ -53,5 +54,5 @@ class State:
 PREFIXES = {
     "prod_": "products", "price_": "prices", "cus_": "customers", "cs_": "sessions",
     "pi_": "payment_intents", "ch_": "charges", "re_": "refunds", "dp_": "disputes",
-    "evt_": "events", "shr_": "shipping_rates",
+    "evt_": "events", "shr_": "shipping_rates", "we_": "webhook_endpoints",
 }

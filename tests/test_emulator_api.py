@@ -257,3 +257,29 @@ def test_huge_and_deep_inputs_are_refused_cleanly(emu: Emu):
     too_many = "&".join(f"expand[]=x{n}" for n in range(3000))
     assert emu.api("GET", f"/v1/customers?{too_many}").status_code == 400
     assert emu.api("POST", "/v1/customers", content=b"x" * 600_000).status_code == 413
+
+
+def test_webhook_endpoints_are_created_listed_updated_and_deleted(emu: Emu):
+    made = emu.stripe.v1.webhook_endpoints.create(params={
+        "url": "https://shop.example/stripe/webhook",
+        "enabled_events": ["checkout.session.completed", "charge.refunded"]})
+    assert made.id.startswith("we_") and made.object == "webhook_endpoint" and made.status == "enabled"
+    assert made.secret.startswith("whsec_")  # shown once, on creation
+    listed = {e.id: e for e in emu.stripe.v1.webhook_endpoints.list(params={"limit": 100}).data}
+    assert listed[made.id].enabled_events == ["checkout.session.completed", "charge.refunded"]
+    assert "secret" not in listed[made.id]
+    updated = emu.stripe.v1.webhook_endpoints.update(made.id, params={"enabled_events": ["*"], "disabled": True})
+    assert updated.enabled_events == ["*"] and updated.status == "disabled"
+    assert emu.stripe.v1.webhook_endpoints.delete(made.id).deleted is True
+    with pytest.raises(stripe.InvalidRequestError):
+        emu.stripe.v1.webhook_endpoints.retrieve(made.id)
+    with pytest.raises(stripe.InvalidRequestError, match="enabled_events"):
+        emu.stripe.v1.webhook_endpoints.create(params={"url": "https://x.example/hook"})
+
+
+def test_the_emulators_own_delivery_urls_are_listed_as_endpoints_for_every_event():
+    from stripe_emulator import Emulator
+
+    emulator = Emulator(webhook_urls=["http://127.0.0.1:8000/stripe/webhook"])
+    [endpoint] = emulator.state.webhook_endpoints.values()
+    assert endpoint["url"] == "http://127.0.0.1:8000/stripe/webhook" and endpoint["enabled_events"] == ["*"]

@@ -11,12 +11,13 @@ from stripe_emulator.resources import (
     products,
     sessions,
     shipping_rates,
+    webhook_endpoints,
 )
 from stripe_emulator.resources.call import Call, Handler
 
 ROUTES: list[tuple[str, str, Handler]] = [
     *products.ROUTES, *customers.ROUTES, *shipping_rates.ROUTES, *sessions.ROUTES,
-    *payments.ROUTES, *disputes.ROUTES, *events.ROUTES,
+    *payments.ROUTES, *disputes.ROUTES, *events.ROUTES, *webhook_endpoints.ROUTES,
 ]
 EXTRAS: dict[str, Extras] = {**sessions.EXTRAS}
 
