@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                           help="whsec_... to sign deliveries with (default: generated)")
     emulator.set_defaults(run=_emulator)
 
+    doctor = commands.add_parser("doctor", help="check the live setup (Stripe key and webhook, table, "
+                                 "URLs, catalog), one line per check with the fix")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.set_defaults(run=_doctor)
+
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.set_defaults(run=_export_schema)
 
@@ -397,6 +402,14 @@ def _create_table(args: argparse.Namespace) -> int:
         print(f"gateway: cannot create table {table}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import doctor
+
+    checks = doctor.run()
+    print(doctor.report(checks, as_json=args.json))
+    return 0 if doctor.passed(checks) else 1
 
 
 def _export_schema(args: argparse.Namespace) -> int:

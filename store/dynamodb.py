@@ -298,6 +298,29 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
             f"point-in-time recovery {recovery}")
 
 
+async def describe_setup(table: str, *, session: aioboto3.Session | None = None) -> dict[str, Any]:
+    """What `gateway doctor` checks of the table: status, keys, indexes, TTL, point-in-time
+    recovery (None when the endpoint has none, as DynamoDB Local)."""
+    async with _client(session) as client:
+        described = (await client.describe_table(TableName=table))["Table"]
+        ttl = (await client.describe_time_to_live(TableName=table))["TimeToLiveDescription"]
+        try:
+            backups = await client.describe_continuous_backups(TableName=table)
+            pitr = backups["ContinuousBackupsDescription"].get(
+                "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "UnknownOperationException":
+                raise
+            pitr = None
+    return {
+        "status": described["TableStatus"],
+        "keys": [(k["AttributeName"], k["KeyType"]) for k in described["KeySchema"]],
+        "indexes": [i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])],
+        "ttl": (ttl.get("TimeToLiveStatus", "DISABLED"), ttl.get("AttributeName")),
+        "pitr": pitr,
+    }
+
+
 async def _point_in_time_recovery(client: Any, table: str) -> str:
     """Turn point-in-time recovery on (35 days of restorable history); says what it found.
     DynamoDB Local does not keep backups: there it is reported, not fatal."""
