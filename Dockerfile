@@ -1,13 +1,22 @@
 # The gateway for ECS, App Runner or any container host.
 #   docker build -t commerce-gateway .
-#   docker run -p 8000:8000 -e ENVIRONMENT=production -e COMMERCE_TABLE=... -e STRIPE_SECRET=... commerce-gateway
-FROM python:3.11-slim
+#   docker run -p 8000:8000 -e ENVIRONMENT=production -e COMMERCE_TABLE=babesclub-commerce \
+#     -e AWS_DEFAULT_REGION=us-east-1 -e STRIPE_SECRET=sk_live_... -e STRIPE_WEBHOOK_SECRET=whsec_... \
+#     -e JWT_SECRET=... -e QUOTE_SIGNING_SECRET=... \
+#     -e CHECKOUT_SUCCESS_URL=https://shop.example/thanks -e CHECKOUT_CANCEL_URL=https://shop.example/cart \
+#     commerce-gateway
+# (AWS credentials from the task role, or -e AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.)
+# `docker run ... commerce-gateway gateway doctor` checks that setup.
+FROM python:3.13-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CATALOG_PATH=/app/catalog/products.json GATEWAY_DB=/app/var/gateway.db GATEWAY_WORKERS=2
 WORKDIR /app
+# Dependencies first, pinned (deploy/requirements.lock): a code change rebuilds only the layers below.
+COPY deploy/requirements.lock deploy/requirements.lock
+RUN pip install --no-deps -r deploy/requirements.lock
 COPY . .
-RUN pip install --no-cache-dir . \
+RUN pip install --no-deps . \
  && useradd --create-home --uid 10001 gateway \
  && mkdir -p /app/var && chown gateway /app/var
 USER gateway
