@@ -82,13 +82,15 @@ class JsonLines(OrjsonFormatter):
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         if log_data.get("requestId") is None:
             log_data.pop("requestId", None)
+        log_data.pop("color_message", None)  # uvicorn's message again, with terminal colours
         return log_data
 
 
 class ConsoleLines(logging.Formatter):
     """`LEVEL logger: message key=value ...`, for a person at a terminal."""
 
-    SKIP = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "requestId", "taskName"}
+    SKIP = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "requestId", "taskName",
+                                                      "color_message"}
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
