@@ -63,8 +63,10 @@ class Emulator:
 
         state = State(api_version=api_version(), on_event=self.deliverer.submit)
         self.deliverer.delivered = state.delivered
-        for url in self.deliverer.config.urls:  # where it delivers: every event
-            endpoint = webhook_endpoint(url, ["*"], api_version=state.api_version)
+        events = self.deliverer.config.enabled_events
+        for url in self.deliverer.config.urls:  # where it delivers, and which events
+            endpoint = webhook_endpoint(url, sorted(events) if events is not None else ["*"],
+                                        api_version=state.api_version)
             state.webhook_endpoints[endpoint["id"]] = endpoint
         return state
 

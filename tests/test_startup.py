@@ -113,7 +113,7 @@ def test_aws_region_alone_is_accepted_and_said(env, dynamodb_local):
     assert "AWS_DEFAULT_REGION is unset: using AWS_REGION=us-east-1" in err
 
 
-def test_readyz_tells_a_missing_table_from_an_unreachable_store(dynamodb_local, tmp_path):
+def test_readyz_says_the_table_is_missing_and_names_the_fix(dynamodb_local, tmp_path):
     import boto3
 
     from conftest import engine_env, gateway_env, running_gateway
@@ -131,15 +131,6 @@ def test_readyz_tells_a_missing_table_from_an_unreachable_store(dynamodb_local, 
         missing = gw.http.get("/readyz")
         assert missing.status_code == 503
         assert missing.json() == {"status": "unavailable", "store": "table missing", "fix": "gateway create-table"}
-    unreachable = {**env, "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{free_port()}"}
-    saved = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = unreachable["AWS_ENDPOINT_URL_DYNAMODB"]
-    try:
-        with running_gateway(unreachable) as gw:
-            down = gw.http.get("/readyz", timeout=60)
-            assert down.status_code == 503 and down.json()["store"] == "unreachable"
-    finally:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = saved
 
 
 def test_create_table_turns_point_in_time_recovery_on_or_says_it_cannot(env, dynamodb_local):

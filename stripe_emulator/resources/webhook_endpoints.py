@@ -1,7 +1,7 @@
 """Webhook endpoints: what an operator (or `gateway doctor`) lists to see where Stripe sends
 events and which ones. The URLs the emulator was started with are listed as endpoints with
-every event (`*`); endpoints made through the API are kept and listed (deliveries still go
-to the URLs the emulator was started with)."""
+the events it delivers to them (`*` unless it was given a list); endpoints made through the
+API are kept and listed (deliveries still go to the URLs the emulator was started with)."""
 
 from __future__ import annotations
 
