@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, fresh_dynamodb_table, gateway_env, record_sessions, running_gateway
+from logs import JsonLines
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { field code message } } }"""
@@ -139,7 +140,7 @@ def test_a_recorded_session_that_does_not_match_its_quote_is_held_for_review(sho
     shop.gql(SYNC, token=admin)
     assert stored_order(shop, today.id)["status"] == "NEEDS_REVIEW"
     assert review_count(shop) - metrics_before == 2
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
+    lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "gateway.access"]
     reviews = {line["orderId"] for line in lines if line.get("kind") == "order_review"}
     assert reviews == {old_style.id, today.id}
 

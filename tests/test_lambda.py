@@ -93,8 +93,8 @@ import os
 bad_mac = hmac.new(b"whsec_not_the_endpoints", f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
 out["bad_signature"] = call("POST", "/stripe/webhook", payload, {"stripe-signature": f"t={t},v1={bad_mac}",
                                                                 "x-request-id": "req-bad-signature-1"})
-completed = json.dumps({"id": "evt_lambda_2", "type": "checkout.session.completed",
-                        "data": {"object": {"id": "cs_test_lambda1", "metadata": {"source": "commerce-gateway"}}}})
+completed = json.dumps({"id": "evt_lambda_2", "type": "charge.refunded",  # read from Stripe, which is down
+                        "data": {"object": {"id": "ch_lambda1", "object": "charge"}}})
 mac = hmac.new(sys.argv[1].encode(), f"{t}.{completed}".encode(), hashlib.sha256).hexdigest()
 out["failing"] = call("POST", "/stripe/webhook", completed, {"stripe-signature": f"t={t},v1={mac}"})
 out["checkout"] = call("POST", "/graphql", json.dumps({"query":
@@ -146,7 +146,7 @@ def test_on_lambda_every_line_is_json_and_the_alarm_filters_count_failures(tmp_p
     assert any(r["kind"] == "request" and r["level"] == "INFO" for r in records if "kind" in r)
     filters = template_filters()
     counted = {metric: sum(matches(pattern, line) for line in lines) for metric, pattern in filters.items()}
-    assert counted == {"WebhookFailures": 1, "StripeErrors": 1, "DeadLetters": 0,
+    assert counted == {"WebhookFailures": 1, "StripeErrors": 1, "DeadLetters": 0, "OrdersNeedingReview": 0,
                        "WebhookRefusedSignatures": 1}, counted
     [refused] = [r for r in records if r.get("outcome") == "bad-signature"]
     assert refused["requestId"] == "req-bad-signature-1" and refused["reason"] == "no valid v1 signature"
