@@ -199,10 +199,11 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     """The gateway. With `lazy`, the services open on the first request instead of in the
     lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open)."""
     settings = settings or load_settings()
+    hide_suggestions = not settings.suggestions_enabled
     graphql = GatewayGraphQL(
         build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
                      max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
-                     introspection=settings.introspection_enabled),
+                     introspection=settings.introspection_enabled, suggestions=not hide_suggestions),
         graphql_ide="graphiql" if settings.graphiql_enabled else None)
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -240,7 +241,7 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
                                     production=settings.production, own_limits=(WEBHOOK_PATH,)))
     app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
-    app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
+    app.state.hide_suggestions = hide_suggestions
     return app
 
 

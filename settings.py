@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         return self.graphql_introspection if self.graphql_introspection is not None else not self.production
 
     @property
+    def suggestions_enabled(self) -> bool:
+        """Whether error messages may say "Did you mean ...?" (naming fields, arguments,
+        input fields, enum values and types of the schema)."""
+        return self.graphql_suggestions if self.graphql_suggestions is not None else not self.production
+
+    @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.production
 
