@@ -1,7 +1,7 @@
 """POST /stripe/webhook: verify, record, dispatch, answer.
 
 2xx tells Stripe to stop; anything else makes it retry. So: a bad signature or body
-is 400 (retrying will not help) with nothing written; an event already done is 200; a
+is 400 (retrying will not help) with no store call at all, checked before the rate limit; an event already done is 200; a
 failure while processing is 500, after releasing the claim so the retry can succeed.
 """
 
@@ -42,14 +42,8 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         return _answer(503, error="starting up; retry")
     settings = services.settings
     counts = start_counting(), start_stripe_counting()  # for the event's log line
-    try:
-        await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
-                  settings.rate_limit_webhooks)
-    except Limited as limited:
-        return JSONResponse({"error": "rate limited"}, status_code=429,
-                            headers={"Retry-After": str(limited.retry_after)})
-    except StoreError:
-        return _answer(503, error="store unavailable")
+    # The signature first: a delivery that is not Stripe's costs an HMAC, never a store
+    # call (not even the rate limit's counter, which is a write).
     try:
         payload = await _read_body(request)
     except ValueError as exc:
@@ -64,6 +58,14 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     except (BadSignature, ValueError) as exc:
         log.warning("webhook refused: %s", exc)
         return _answer(400, error=str(exc))
+    try:
+        await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
+                  settings.rate_limit_webhooks)
+    except Limited as limited:
+        return JSONResponse({"error": "rate limited"}, status_code=429,
+                            headers={"Retry-After": str(limited.retry_after)})
+    except StoreError:
+        return _answer(503, error="store unavailable")
     return await _process(services, event, counts)
 
 
