@@ -93,7 +93,7 @@ class HttpHygiene:
         except BodyTooSlow:
             if not started:
                 await self._refuse(send, 408, f"The request body did not arrive within "
-                                              f"{self.body_timeout:g} seconds.", headers)
+                                              f"{self.body_timeout:g} s.", headers)
 
     def _with_headers(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
