@@ -24,12 +24,34 @@ overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = 20_000
 TOO_COMPLEX = "This document is too complex to validate; ask for fewer fields or fragments."
 
 
+class Document:
+    """A parsed document as a cache key: equal when its text is. (A DocumentNode hashes and
+    compares by recursing through its tree: two texts of one deeply nested shape, say with
+    different comments, overflowed the stack in the cache's comparison.)"""
+
+    __slots__ = ("text", "node")
+
+    def __init__(self, text: str, node: DocumentNode) -> None:
+        self.text, self.node = text, node
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Document) and other.text == self.text
+
+
 @lru_cache(maxsize=256)
-def validate_document(schema: GraphQLSchema, document: DocumentNode, limits: Limits,
+def validate_document(schema: GraphQLSchema, document: Document, limits: Limits,
                       rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool) -> list[GraphQLError]:
-    """The gateway's validation, cached across requests (keyed by the document, the limits
-    and the rules): first the operation limits, in one linear pass, and only for a
+    """The gateway's validation, cached across requests (keyed by the document's text, the
+    limits and the rules): first the operation limits, in one linear pass, and only for a
     document within them GraphQL's own rules (some of which are quadratic)."""
+    return _validate(schema, document.node, limits, rules, hide_suggestions)
+
+
+def _validate(schema: GraphQLSchema, document: DocumentNode, limits: Limits,
+              rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool) -> list[GraphQLError]:
     refused = check_limits(document, limits)
     if refused:
         return refused
@@ -55,10 +77,14 @@ def gateway_extension(max_tokens: int, limits: Limits, rules: Sequence[type[ASTV
 
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
+            arguments = (limits, tuple(context.validation_rules) + added, hide_suggestions)
             # Setting the errors (even none) tells Strawberry validation is done.
-            context.pre_execution_errors = validate_document(
-                context.schema._schema, context.graphql_document, limits,
-                tuple(context.validation_rules) + added, hide_suggestions)
+            if context.query is None:  # a document given parsed: nothing to key a cache by
+                context.pre_execution_errors = _validate(
+                    context.schema._schema, context.graphql_document, *arguments)
+            else:
+                context.pre_execution_errors = validate_document(
+                    context.schema._schema, Document(context.query, context.graphql_document), *arguments)
             yield
 
         def on_execute(self) -> Iterator[None]:

@@ -165,3 +165,16 @@ def test_fragment_cycles_unknown_and_duplicate_fragments_are_refused_without_wal
     chain = " ".join(f"fragment F{i} on Q {{ ...F{i + 1} }}" for i in range(600))  # no deep stack
     [error] = check_limits(parse("query { ...F0 } " + chain + " fragment F600 on Q { ...F0 }"), Limits())
     assert "Cannot spread fragment 'F0' within itself" in error.message
+
+
+def test_two_texts_of_one_deeply_nested_document_are_both_answered(own_process):
+    """The validation cache compared parsed documents, recursing through their trees: the
+    second text of a shape nested 190 levels deep (another comment of the same length: equal
+    trees, equal hashes) overflowed the stack, an INTERNAL_SERVER_ERROR. The cache is keyed
+    by the text now."""
+    from hostile_documents import nested_inline_fragments
+
+    document = nested_inline_fragments(190)
+    for text in (f"# one\n{document}", f"# two\n{document}"):
+        seconds, response = timed_post(own_process, text)
+        assert response.json() == {"data": {"__typename": "Query"}}, response.text[:300]
