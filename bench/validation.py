@@ -37,10 +37,12 @@ def run(*, workdir: Path, repeats: int) -> dict:
 
 def _measure(base: str, document: str, repeats: int) -> dict:
     health: list[float] = []
-    stop = threading.Event()
+    stop, probing = threading.Event(), threading.Event()
 
     def probe() -> None:
         with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
+            client.get("/healthz")
+            probing.set()
             while not stop.is_set():
                 started = time.perf_counter()
                 try:
@@ -54,8 +56,8 @@ def _measure(base: str, document: str, repeats: int) -> dict:
     outcome = "?"
     prober = threading.Thread(target=probe, daemon=True)
     with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
-        client.get("/healthz")
         prober.start()
+        probing.wait(TIMEOUT)
         try:
             for n in range(repeats):
                 body = {"query": " " * (n + 1) + document}  # a new text (no cache hit), no new token
