@@ -178,3 +178,24 @@ def test_two_texts_of_one_deeply_nested_document_are_both_answered(own_process):
     for text in (f"# one\n{document}", f"# two\n{document}"):
         seconds, response = timed_post(own_process, text)
         assert response.json() == {"data": {"__typename": "Query"}}, response.text[:300]
+
+
+def test_graphiql_introspection_and_composed_fragments_stay_within_the_limits():
+    """The limits refuse shapes, not ordinary clients: GraphiQL's full introspection query
+    (fragments nested eight levels through ofType) and a field selected by several
+    colocated fragments pass, as does every rule after them."""
+    from graphql import get_introspection_query, parse, specified_rules
+
+    from schema import build_schema
+    from schema.extensions import _validate
+    from schema.operation_limits import Limits
+
+    schema = build_schema()._schema
+    full = get_introspection_query(descriptions=True, specified_by_url=True, directive_is_repeatable=True,
+                                   schema_description=True, input_value_deprecation=True)
+    composed = """{ viewer { ...A ...B ...C userId } }
+      fragment A on Profile { userId orders { edges { node { id total { amount currency } } } } }
+      fragment B on Profile { userId orders { edges { node { id status } } pageInfo { hasNextPage } } }
+      fragment C on Profile { userId email orders { edges { cursor node { id orderNumber } } } }"""
+    for document in (full, composed):
+        assert _validate(schema, parse(document), Limits(), tuple(specified_rules), True) == []
