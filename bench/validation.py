@@ -56,6 +56,8 @@ def _measure(base: str, document: str, repeats: int) -> dict:
     outcome = "?"
     prober = threading.Thread(target=probe, daemon=True)
     with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
+        # Warm up (the first request of a process is slower, whatever it is), then measure.
+        client.post("/graphql", json={"query": "{ __typename }"})
         prober.start()
         probing.wait(TIMEOUT)
         try:
