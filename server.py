@@ -111,7 +111,7 @@ class GatewayGraphQL(GraphQL):
         try:
             parsed = orjson.loads(data)  # not UTF-8, or nested over 1,024 levels: JSONDecodeError
         except orjson.JSONDecodeError:
-            raise HTTPException(400, "The request is not valid JSON (UTF-8).") from None
+            raise HTTPException(400, "The request is not valid JSON (UTF-8, nested at most 1,024 levels).") from None
         if json_depth(parsed) > MAX_JSON_DEPTH:
             raise HTTPException(400, f"The request nests JSON more than {MAX_JSON_DEPTH} levels deep.")
         if not isinstance(parsed, (dict, list)):
