@@ -32,6 +32,7 @@ import logging
 
 from commerce.facts import Facts, facts_item, facts_of, status_of
 from commerce.payments import SESSION_ID, SOURCE, Payments
+from commerce.stored_orders import STATUSES, read_order
 from observability import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
@@ -111,12 +112,14 @@ async def find_order(store: Store, order_id: str) -> dict[str, Any] | None:
 async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict[str, Any]:
     """Merge facts into the stored order (a versioned write, redone on conflict)."""
     def change(current: dict[str, Any]) -> dict[str, Any] | None:
-        merged = facts_of(current).merge(facts)
-        status = order_status(current, merged)
-        if merged == facts_of(current) and current.get("status") == status:
+        seen = read_order(current)  # Unreadable goes up: a person must look at this item
+        merged = facts_of(seen).merge(facts)
+        status = order_status(seen, merged)
+        by_hand = current.get("status") not in STATUSES  # kept: only facts are ours to change
+        if merged == facts_of(seen) and (by_hand or current.get("status") == status):
             return None  # also repairs a status that disagrees with its facts
         return {**current, "facts": facts_item(merged), "refunded": merged.refunded,
-                "chargedBack": merged.charged_back, "status": status}
+                "chargedBack": merged.charged_back, "status": current.get("status") if by_hand else status}
 
     updated = await update_versioned(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind

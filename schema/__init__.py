@@ -126,7 +126,8 @@ class Mutation:
             return SyncOrdersPayload(scanned=0, created=0, updated=0, ignored=0, events=0,
                                      user_errors=user_errors(result))
         return SyncOrdersPayload(scanned=result.scanned, created=result.created, updated=result.updated,
-                                 ignored=result.ignored, events=result.events, user_errors=[])
+                                 ignored=result.ignored, events=result.events, user_errors=[],
+                                 unreadable=result.unreadable)
 
 
 class GatewaySchema(strawberry.Schema):
