@@ -142,17 +142,29 @@ async def project(store: Store, order: dict[str, Any], *, fresh: bool = False) -
     key = listing_key(order)
     listing = {**order, keys.PK: key.pk, keys.SK: key.sk}
     if fresh and await store.put(listing, if_absent=True):
+        await _count_guest_order(store, order)
         return
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get(key)
         if current is None:
             if await store.put(listing, if_absent=True):
+                await _count_guest_order(store, order)
                 return
         elif current.get(keys.VERSION, 0) >= order[keys.VERSION]:
             return
         elif await store.put(listing, if_version=current.get(keys.VERSION, 0)):
             return
     raise RuntimeError(f"order {order['orderId']}: listing copy kept changing")
+
+
+GUEST_COUNTER_SECONDS = 10 * 365 * 86400
+
+
+async def _count_guest_order(store: Store, order: dict[str, Any]) -> None:
+    """A guest order newly listed: the next sign-in with its verified email claims it."""
+    if order.get("guest"):
+        await store.add(keys.guest_unclaimed(guest_email_of(order)), "orders", 1,
+                        expires_at=now_epoch() + GUEST_COUNTER_SECONDS)
 
 
 def listing_key(order: dict[str, Any]) -> keys.Key:

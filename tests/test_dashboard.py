@@ -43,7 +43,7 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
         store = await gateway.open_store()
         ids = []
         for n in range(count):
-            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{n:05d}x"
+            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{start % 10**6:06d}{n:05d}x"
             key = keys.order_pointer(order_id)
             order = {
                 "PK": key.pk, "SK": key.sk, "entity": "Order", "orderId": order_id,
@@ -198,6 +198,27 @@ def test_a_guest_order_attaches_once_the_email_is_verified(dash):
     assert [e["node"]["id"] for e in edges] == [guest_order]
     assert dash.count_items("USER#guest.buyer@example.com", "ORDER#%") == 0
     assert dash.gql(ORDER, {"id": guest_order}, verified)["data"]["order"]["id"] == guest_order
+
+
+def test_guest_orders_placed_after_the_first_sign_in_join_the_account_too(dash):
+    verified = dash.token("later-guest-user", email="later.guest@example.com")
+    assert dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"] == []
+    [first] = seed_orders(dash, "unused", 1, guest_email="Later.Guest@example.com", start=1_750_000_000)
+    edges = dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [first]
+    _, calls, _ = measured(dash, DASHBOARD, {"first": 10}, verified)  # nothing new: no claim, no scan
+    assert calls <= 2
+    [second] = seed_orders(dash, "unused2", 1, guest_email="later.guest@example.com", start=1_760_000_000)
+    edges = dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [second, first]
+
+
+def test_the_dashboard_of_a_verified_email_costs_two_store_calls(dash):
+    seed_orders(dash, "budget-verified", 30)
+    token = dash.token("budget-verified", email="budget.verified@example.com")
+    dash.gql(VIEWER, token=token)
+    _, calls, stripe_calls = measured(dash, DASHBOARD, {"first": 20}, token)
+    assert calls <= 2 and stripe_calls == 0
 
 
 def test_an_order_missing_from_the_store_is_fetched_from_stripe_and_kept(dash):
