@@ -227,10 +227,12 @@ async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any]
     return None
 
 
-def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]]) -> dict[str, Any]:
-    """What a session made from a quote must charge: kept on its SESSION# record."""
+def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]], *,
+                    saving: int = 0) -> dict[str, Any]:
+    """What a session made from a quote must charge, and the bundle saving its prices
+    already hold: kept on its SESSION# record."""
     return {"currency": currency.upper(), "subtotal": subtotal,
-            "lines": [[unit, quantity] for unit, quantity in lines]}
+            "lines": [[unit, quantity] for unit, quantity in lines], "saving": saving}
 
 
 async def build_order(payments: Payments, session: Any, facts: Facts, *,
@@ -248,6 +250,9 @@ async def build_order(payments: Payments, session: Any, facts: Facts, *,
     signed_in = record.get("userId")  # never metadata: anyone with the Stripe account writes that
     guest = None if signed_in else keys.guest_email(email or record.get("guestEmail") or f"session:{session_id}")
     totals = session.get("total_details") or {}
+    # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
+    # the order shows it as the quote did (subtotal at list prices, the saving as discount).
+    saving = (record.get("expected") or {}).get("saving", 0)
     key = keys.order_pointer(session_id)
     now = now_epoch()
     customer = _id_of(session.get("customer"))
@@ -259,7 +264,7 @@ async def build_order(payments: Payments, session: Any, facts: Facts, *,
         "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
         "items": [_order_line(item) for item in lines["data"]],
         "currency": session["currency"].upper(),
-        "subtotal": session["amount_subtotal"], "discount": totals.get("amount_discount") or 0,
+        "subtotal": session["amount_subtotal"] + saving, "discount": (totals.get("amount_discount") or 0) + saving,
         "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
         "total": session["amount_total"], "refunded": facts.refunded, "chargedBack": facts.charged_back,
         "email": email, "shippingAddress": _shipping_address(session),
