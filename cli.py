@@ -331,7 +331,8 @@ def _sync_orders(args: argparse.Namespace) -> int:
                 print(file=sys.stderr)
             print(f"{'would change' if args.dry_run else 'synced'}: {report.scanned} scanned, "
                   f"{report.created} created, {report.updated} updated, {report.ignored} ignored "
-                  f"(foreign), {report.events} undelivered events processed")
+                  f"(foreign), {report.events} undelivered events processed"
+                  + (f", {report.unreadable} unreadable orders skipped (see the log)" if report.unreadable else ""))
         return 0
 
     return _run_against_stripe("sync-orders", work)

@@ -1,9 +1,12 @@
-"""HTTP hygiene for every response: a request id, a request body limit and security headers."""
+"""HTTP hygiene for every response: a request id, a request body limit, a deadline for
+receiving the body, and security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,42 +54,61 @@ class RequestIds:
             logs.request_id.reset(token)
 
 
-class BodyTooLarge(Exception):
+class BodyRefused(Exception):
+    """Raised out of receive(): this middleware answers (apps must let it through)."""
+
+
+class BodyTooLarge(BodyRefused):
+    pass
+
+
+class BodyTooSlow(BodyRefused):
     pass
 
 
 class HttpHygiene:
     """Refuses request bodies over `max_body` bytes (413, before the app reads past the
-    limit) and adds security headers to every response (HSTS in production)."""
+    limit) and bodies that take longer than `body_timeout` seconds to arrive (408: a
+    client that trickles its body, or never sends it, no longer holds a connection and a
+    task open for ever), and adds security headers to every response (HSTS in production)."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, production: bool,
-                 own_limits: tuple[str, ...] = ()) -> None:
+                 own_limits: tuple[str, ...] = (), body_timeout: float = 10.0) -> None:
         self.app = app
         self.max_body = max_body
-        self.own_limits = own_limits  # paths whose routes enforce their own body limits
+        self.body_timeout = body_timeout
+        self.own_limits = own_limits  # paths whose routes enforce their own body size limits
         self.headers = API_HEADERS + ([HSTS] if production else [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] in self.own_limits:
-            await self.app(scope, receive, self._with_headers(send))
+        limit_size = scope["path"] not in self.own_limits
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if limit_size and declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._refuse(scope, send, 413, f"Request body over {self.max_body} bytes.")
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._refuse(scope, send)
-            return
+        deadline = time.monotonic() + self.body_timeout
         received = 0
+        body_done = False
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # after the body, receive() waits for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if limit_size and received > self.max_body:
                     raise BodyTooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         sending = self._with_headers(send)
@@ -100,7 +122,11 @@ class HttpHygiene:
             await self.app(scope, limited_receive, with_headers)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, send)
+                await self._refuse(scope, send, 413, f"Request body over {self.max_body} bytes.")
+        except BodyTooSlow:
+            if not started:
+                await self._refuse(scope, send, 408, f"The request body did not arrive within "
+                                                     f"{self.body_timeout:g} s.")
 
     def _with_headers(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -109,12 +135,12 @@ class HttpHygiene:
             await send(message)
         return sending
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int, message: str) -> None:
+        """The JSON error shape, with the request id RequestIds gave (it also echoes it)."""
         request_id = scope.get("state", {}).get("request_id")
-        body = json.dumps({"errors": [{"message": f"Request body over {self.max_body} bytes.",
-                                       "extensions": {"code": "BAD_USER_INPUT",
-                                                      "requestId": request_id}}]}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
+        body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {
+            "code": "BAD_USER_INPUT", "requestId": request_id}}]}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            *self.headers]})
+            (b"connection", b"close"), *self.headers]})
         await send({"type": "http.response.body", "body": body})

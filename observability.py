@@ -41,6 +41,9 @@ ORDERS_NEEDING_REVIEW = Counter(
 STRIPE_READS_REFUSED = Counter(
     "gateway_stripe_reads_refused_total",
     "Stripe reads refused by the per-request or per-client budget", registry=REGISTRY)
+UNREADABLE_ORDERS = Counter("gateway_unreadable_orders_total",
+                            "Order items skipped because they could not be read (logged with their keys)",
+                            registry=REGISTRY)
 DEAD_LETTERS = Counter("gateway_dead_letters_total", "Webhook events kept as dead letters", registry=REGISTRY)
 _labels: set[str] = set()
 

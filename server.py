@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
+import shutil
 import time
 import uuid
 from typing import Any, AsyncIterator
@@ -30,7 +32,7 @@ from strawberry.types import ExecutionResult
 
 import dev_pages
 from explorer import Explorer
-from middleware import HttpHygiene, RequestIds
+from middleware import BodyRefused, HttpHygiene, RequestIds
 from ratelimit import parse_networks
 from auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
@@ -53,6 +55,8 @@ log = logging.getLogger("gateway")
 EMULATOR_PATH = "/_stripe"
 WEBHOOK_PATH = "/stripe/webhook"
 EMULATOR_KEY = "sk_test_emulated_payments"
+# GraphQL variables nest a few levels (input.items[0].sku); nothing legitimate comes near.
+MAX_JSON_DEPTH = 32
 
 
 class GatewayGraphQL(GraphQL):
@@ -80,8 +84,35 @@ class GatewayGraphQL(GraphQL):
             context.auth_error = str(exc)
         return context
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Every answer of /graphql is in the JSON error shape, with a code and a request
+        id: Strawberry's own refusals of a request (a body that is not JSON, an unsupported
+        content type, ...) are plain text, and anything unforeseen would be Starlette's
+        plain-text 500."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = refusal(request, exc.status_code, exc.reason)
+        except BodyRefused:  # too large or too slow: HttpHygiene answers
+            raise
+        except Exception:  # noqa: BLE001 - a bug: logged in full, masked for the client
+            request_id = getattr(request.state, "request_id", None) or _request_id(request)
+            log.exception("unexpected error (request %s) outside execution", request_id)
+            response = refusal(request, 500, "Unexpected error.", code="INTERNAL_SERVER_ERROR",
+                               request_id=request_id)
+        await response(scope, receive, send)
+
     def parse_json(self, data: str | bytes) -> object:
-        parsed = super().parse_json(data)
+        try:
+            parsed = orjson.loads(data)  # not UTF-8, or nested over 1,024 levels: JSONDecodeError
+        except orjson.JSONDecodeError:
+            raise HTTPException(400, "The request is not valid JSON (UTF-8, nested at most 1,024 levels).") from None
+        if json_depth(parsed) > MAX_JSON_DEPTH:
+            raise HTTPException(400, f"The request nests JSON more than {MAX_JSON_DEPTH} levels deep.")
         if not isinstance(parsed, (dict, list)):
             raise HTTPException(400, "The request body must be a JSON object.")
         return parsed
@@ -115,6 +146,33 @@ def _log_request(request: Request, result: ExecutionResult) -> None:
     log_line("request", operation=operation, user=user_hash(state.user),
              ms=round(seconds * 1000, 2), storeCalls=sum(state.store_calls.values()),
              stripeCalls=state.stripe_calls[0], outcome="ok" if not codes else ",".join(codes))
+
+
+def json_depth(value: object) -> int:
+    """How deeply a parsed JSON value nests (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def refusal(request: Request, status: int, message: str, *, code: str | None = None,
+            request_id: str | None = None) -> Response:
+    """A request refused before GraphQL ran, in the usual error shape, and logged."""
+    code = code or {404: "NOT_FOUND", 500: "INTERNAL_SERVER_ERROR"}.get(status, "BAD_USER_INPUT")
+    request_id = request_id or _request_id(request)
+    log_line("request", requestId=request_id, operation=None, user=None, ms=0, storeCalls=0,
+             stripeCalls=0, status=status, outcome=code)
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {
+        "code": code, "requestId": request_id}}]}, status_code=status)  # RequestIds echoes the id
 
 
 def _request_id(request: Request) -> str:
@@ -197,8 +255,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    services = request.app.state.services
     try:
-        await request.app.state.services.store.ping()
+        await services.store.ping()
     except TableMissing as exc:
         log.error("not ready: %s", exc)
         return JSONResponse({"status": "unavailable", "store": "table missing",
@@ -206,17 +265,38 @@ async def readyz(request: Request) -> Response:
     except StoreError as exc:
         log.warning("not ready: %s", exc)
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+    low = low_disk(services.settings)
+    if low is not None:
+        log.warning("not ready: %s", low)
+        return JSONResponse({"status": "unavailable", "store": "ok", "disk": low}, status_code=503)
     return JSONResponse({"status": "ok", "store": "ok"})
+
+
+def low_disk(settings: Settings) -> str | None:
+    """Why the embedded store's disk is too full to take writes, or None. (DynamoDB has
+    no disk of ours.) SQLite on a full disk fails every write: orders, quotes, webhooks."""
+    if settings.commerce_table:
+        return None
+    directory = settings.gateway_db.resolve().parent
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as exc:
+        return f"cannot read the free space of {directory}: {exc.strerror}"
+    if free < settings.ready_min_free_disk_mb * 1024 * 1024:
+        return (f"{free // (1024 * 1024)} MB free in {directory}, under READY_MIN_FREE_DISK_MB="
+                f"{settings.ready_min_free_disk_mb}")
+    return None
 
 
 def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starlette:
     """The gateway. With `lazy`, the services open on the first request instead of in the
     lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open)."""
     settings = settings or load_settings()
+    hide_suggestions = not settings.suggestions_enabled
     graphql = GatewayGraphQL(
         build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
                      max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
-                     introspection=settings.introspection_enabled),
+                     introspection=settings.introspection_enabled, suggestions=not hide_suggestions),
         graphql_ide="graphiql" if settings.graphiql_enabled else None)
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -252,11 +332,12 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     if lazy:
         middleware.insert(0, Middleware(OpenServicesOnFirstRequest, settings=settings))
     middleware.insert(0, Middleware(HttpHygiene, max_body=settings.max_body_bytes,
-                                    production=settings.production, own_limits=(WEBHOOK_PATH,)))
+                                    production=settings.production, own_limits=(WEBHOOK_PATH,),
+                                    body_timeout=settings.body_timeout_seconds))
     middleware.insert(0, Middleware(RequestIds))
     app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
-    app.state.hide_suggestions = settings.production and not settings.graphql_suggestions
+    app.state.hide_suggestions = hide_suggestions
     app.state.settings = settings
     return app
 

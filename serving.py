@@ -90,4 +90,13 @@ def run(app: Any, listener: Listener, *, workers: int, on_ready: Callable[[], No
 
 
 def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """A start-up line for the person at the terminal; where logs are JSON (production, a
+    container, a pipe), a log record like every other line, so each line stays parseable."""
+    import logging
+
+    import logs
+
+    if logs.log_format() == "json":
+        logging.getLogger("gateway.serve").info(line.strip())
+    else:
+        print(line, file=sys.stderr, flush=True)

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # Stripe reads on behalf of queries (order fallback, checkoutSession), per user or client IP, a minute
     rate_limit_stripe_reads: int = Field(60, ge=1, le=100_000)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    body_timeout_seconds: float = Field(10, gt=0, le=300)  # to receive a whole request body
+    # /readyz says unavailable when the SQLite file's file system has less free space.
+    ready_min_free_disk_mb: int = Field(100, ge=0, le=10**9)
     # In production these are off unless set to true; in development, on unless set to false.
     graphql_introspection: bool | None = None
     graphiql: bool | None = None
@@ -199,6 +202,12 @@ class Settings(BaseSettings):
     @property
     def introspection_enabled(self) -> bool:
         return self.graphql_introspection if self.graphql_introspection is not None else not self.production
+
+    @property
+    def suggestions_enabled(self) -> bool:
+        """Whether error messages may say "Did you mean ...?" (naming fields, arguments,
+        input fields, enum values and types of the schema)."""
+        return self.graphql_suggestions if self.graphql_suggestions is not None else not self.production
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -5,7 +5,9 @@
 2. the store and Stripe calls of each operation (the gateway's own per-request counters);
 3. order(id) and the first page for customers with 10, 1,000 and 10,000 orders; webhook
    ingestion on SQLite and on DynamoDB Local; sync-orders over 10,000 sessions;
-4. bench/results/latest.json, latest.md and scaling.png, with each target's verdict.
+4. hostile documents: the worst document of each shape under the token limit, its answer
+   time and the slowest /healthz answer while it is sent (bench/validation.py);
+5. bench/results/latest.json, latest.md and scaling.png, with each target's verdict.
 
 `--smoke` runs every part with tiny sizes (for CI: it proves the benchmark works, its
 figures mean little) and writes to var/bench-smoke/ unless --out says otherwise.
@@ -22,15 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import ROOT, report, sync_orders, throughput, webhooks  # noqa: E402
+from bench import ROOT, report, sync_orders, throughput, validation, webhooks  # noqa: E402
 from bench.load import has_wrk  # noqa: E402
 
 FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
         "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
-        "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100}
+        "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100, "hostile_repeats": 20}
 SMOKE = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
          "warmup": 0.5, "connections": 4, "webhook_events": {"sqlite": 60, "dynamodb": 30},
-         "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100}
+         "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100, "hostile_repeats": 3}
 
 
 def machine() -> str:
@@ -42,14 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
-    parser.add_argument("--parts", default="throughput,webhooks,sync",
-                        help="comma-separated: throughput (with calls and scaling), webhooks, sync")
+    parser.add_argument("--parts", default="throughput,webhooks,sync,validation",
+                        help="comma-separated: throughput (with calls and scaling), webhooks, sync, "
+                             "validation (hostile documents)")
     parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
                                                  "or var/bench-smoke with --smoke)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    if not parts or parts - {"throughput", "webhooks", "sync"}:
-        parser.error("--parts takes throughput, webhooks and sync, comma-separated")
+    if not parts or parts - {"throughput", "webhooks", "sync", "validation"}:
+        parser.error("--parts takes throughput, webhooks, sync and validation, comma-separated")
     sizes = SMOKE if args.smoke else FULL
     out = args.out or (ROOT / "var" / "bench-smoke" if args.smoke else ROOT / "bench" / "results")
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         if "sync" in parts:
             step(f"sync-orders over {sizes['sync_sessions']} sessions (and a tenth of them)")
             results["sync"] = sync_orders.compare(sizes["sync_sessions"], sizes["sync_rate"])
+        if "validation" in parts:
+            step("hostile documents: validation time, /healthz meanwhile")
+            results["validation"] = validation.run(workdir=workdir, repeats=sizes["hostile_repeats"])
 
     results["settings"]["smoke"] = args.smoke
     results["machine"] = machine()

@@ -21,6 +21,13 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
         sqlite = results["webhooks"]["sqlite"]
         target("webhook events/s on SQLite", sqlite["events_per_second"], 300, at_least=True)
         target("webhook p99 ms on SQLite", sqlite["p99_ms"], 50, at_least=False)
+    if "validation" in results:
+        worst = results["validation"]["worst"]
+        target(f"worst hostile document, median ms ({worst['shape']})", worst["median_ms"], 100,
+               at_least=False)
+        # p95, not the maximum: on a shared machine one scheduler stall sets the maximum
+        target("/healthz p95 during hostile documents ms (worst shape)", results["validation"]["healthz_p95_ms"],
+               250, at_least=False)
     if "sync" in results:
         target(f"sync-orders peak RSS MB at {results['sync']['measured']['sessions']} sessions",
                results["sync"]["measured"]["peak_rss_mb"], 150, at_least=False)
@@ -58,6 +65,17 @@ def markdown(results: dict[str, Any]) -> str:
                   "| sessions | seconds | peak RSS MB |", "|---:|---:|---:|"]
         for run in (sync["baseline"], sync["measured"]):
             lines.append(f"| {run['sessions']:,} | {run['seconds']} | {run['peak_rss_mb']} |")
+        lines.append("")
+    if "validation" in results:
+        v = results["validation"]
+        lines += [f"## Hostile documents (the largest of each shape under {v['max_tokens']} tokens, "
+                  f"{v['repeats']} times each, never from the cache)", "",
+                  "| shape | bytes | tokens | median ms | max ms | /healthz p95 ms | slowest /healthz ms | answer |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for shape, d in v["documents"].items():
+            lines.append(f"| {shape} | {d['bytes']} | {d['tokens']} | {d['median_ms']:.2f} | {d['max_ms']:.2f} "
+                         f"| {d.get('healthz_p95_ms', 0):.2f} | {d['healthz_max_ms']:.2f} "
+                         f"| {d['outcome'].replace('|', '/')} |")
         lines.append("")
     lines += ["## Targets", "", "| target | value | bound | met |", "|---|---:|---:|---|"]
     for v in results["targets"]:

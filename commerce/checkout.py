@@ -310,7 +310,8 @@ async def _check_totals(payments: Payments, session: Any, quote: Quote) -> None:
 async def _record(store: Store, quote: Quote, session: Any, generation: int, user_id: str | None,
                   guest_email: str | None, owner: str, now: int) -> None:
     expected = expected_charge(quote.cart.currency, quote.cart.total,
-                               [(line.unit_price, line.quantity) for line in quote.cart.lines])
+                               [(line.unit_price, line.quantity) for line in quote.cart.lines],
+                               saving=quote.cart.discount)
     await store.put(session_record(session.id, quote.signature, user_id=user_id, guest_email=guest_email,
                                    owner=owner, expected=expected, now=now))
     record = keys.quote_session(quote.signature, session.id)

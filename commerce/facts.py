@@ -164,9 +164,11 @@ def facts_of(order: Mapping[str, Any]) -> Facts:
     refunds = _movements(f.get("refunds"), REFUND_RANK)
     disputes = _movements(f.get("disputes"), DISPUTE_RANK)
     legacy_dispute = f.get("dispute", "none")
+    if legacy_dispute not in LEGACY_DISPUTE_RANK:  # a Stripe status, written by hand or elsewhere
+        state = DISPUTE_STATE.get(legacy_dispute, "none")
+        legacy_dispute = "open" if state == "inquiry" else state
     return Facts(f.get("paid", False), f.get("paymentFailed", False), refunds, disputes,
-                 0 if refunds else int(f.get("refunded", 0)),
-                 legacy_dispute if not disputes and legacy_dispute in LEGACY_DISPUTE_RANK else "none")
+                 0 if refunds else int(f.get("refunded", 0)), legacy_dispute if not disputes else "none")
 
 
 def _movements(raw: Any, rank: Mapping[str, int]) -> dict[str, Movement]:

@@ -32,6 +32,7 @@ import logging
 
 from commerce.facts import Facts, facts_item, facts_of, status_of
 from commerce.payments import SESSION_ID, SOURCE, Payments
+from commerce.stored_orders import STATUSES, read_order
 from observability import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
@@ -111,12 +112,14 @@ async def find_order(store: Store, order_id: str) -> dict[str, Any] | None:
 async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict[str, Any]:
     """Merge facts into the stored order (a versioned write, redone on conflict)."""
     def change(current: dict[str, Any]) -> dict[str, Any] | None:
-        merged = facts_of(current).merge(facts)
-        status = order_status(current, merged)
-        if merged == facts_of(current) and current.get("status") == status:
+        seen = read_order(current)  # Unreadable goes up: a person must look at this item
+        merged = facts_of(seen).merge(facts)
+        status = order_status(seen, merged)
+        by_hand = current.get("status") not in STATUSES  # kept: only facts are ours to change
+        if merged == facts_of(seen) and (by_hand or current.get("status") == status):
             return None  # also repairs a status that disagrees with its facts
         return {**current, "facts": facts_item(merged), "refunded": merged.refunded,
-                "chargedBack": merged.charged_back, "status": status}
+                "chargedBack": merged.charged_back, "status": current.get("status") if by_hand else status}
 
     updated = await update_versioned(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind
@@ -139,17 +142,29 @@ async def project(store: Store, order: dict[str, Any], *, fresh: bool = False) -
     key = listing_key(order)
     listing = {**order, keys.PK: key.pk, keys.SK: key.sk}
     if fresh and await store.put(listing, if_absent=True):
+        await _count_guest_order(store, order)
         return
     for _ in range(MAX_VERSION_RETRIES):
         current = await store.get(key)
         if current is None:
             if await store.put(listing, if_absent=True):
+                await _count_guest_order(store, order)
                 return
         elif current.get(keys.VERSION, 0) >= order[keys.VERSION]:
             return
         elif await store.put(listing, if_version=current.get(keys.VERSION, 0)):
             return
     raise RuntimeError(f"order {order['orderId']}: listing copy kept changing")
+
+
+GUEST_COUNTER_SECONDS = 10 * 365 * 86400
+
+
+async def _count_guest_order(store: Store, order: dict[str, Any]) -> None:
+    """A guest order newly listed: the next sign-in with its verified email claims it."""
+    if order.get("guest"):
+        await store.add(keys.guest_unclaimed(guest_email_of(order)), "orders", 1,
+                        expires_at=now_epoch() + GUEST_COUNTER_SECONDS)
 
 
 def listing_key(order: dict[str, Any]) -> keys.Key:
@@ -212,10 +227,12 @@ async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any]
     return None
 
 
-def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]]) -> dict[str, Any]:
-    """What a session made from a quote must charge: kept on its SESSION# record."""
+def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]], *,
+                    saving: int = 0) -> dict[str, Any]:
+    """What a session made from a quote must charge, and the bundle saving its prices
+    already hold: kept on its SESSION# record."""
     return {"currency": currency.upper(), "subtotal": subtotal,
-            "lines": [[unit, quantity] for unit, quantity in lines]}
+            "lines": [[unit, quantity] for unit, quantity in lines], "saving": saving}
 
 
 async def build_order(payments: Payments, session: Any, facts: Facts, *,
@@ -233,6 +250,9 @@ async def build_order(payments: Payments, session: Any, facts: Facts, *,
     signed_in = record.get("userId")  # never metadata: anyone with the Stripe account writes that
     guest = None if signed_in else keys.guest_email(email or record.get("guestEmail") or f"session:{session_id}")
     totals = session.get("total_details") or {}
+    # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
+    # the order shows it as the quote did (subtotal at list prices, the saving as discount).
+    saving = (record.get("expected") or {}).get("saving", 0)
     key = keys.order_pointer(session_id)
     now = now_epoch()
     customer = _id_of(session.get("customer"))
@@ -244,7 +264,7 @@ async def build_order(payments: Payments, session: Any, facts: Facts, *,
         "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
         "items": [_order_line(item) for item in lines["data"]],
         "currency": session["currency"].upper(),
-        "subtotal": session["amount_subtotal"], "discount": totals.get("amount_discount") or 0,
+        "subtotal": session["amount_subtotal"] + saving, "discount": (totals.get("amount_discount") or 0) + saving,
         "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
         "total": session["amount_total"], "refunded": facts.refunded, "chargedBack": facts.charged_back,
         "email": email, "shippingAddress": _shipping_address(session),

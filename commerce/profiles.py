@@ -27,15 +27,21 @@ class Claims:
     email_verified: bool
 
 
-async def profile_for(store: Store, claims: Claims, *, existing: dict | None) -> dict[str, Any]:
-    """The stored profile, made from the token's claims when there is none yet."""
+async def profile_for(store: Store, claims: Claims, *, existing: dict | None,
+                      guest_orders: int = 0) -> dict[str, Any]:
+    """The stored profile, made from the token's claims when there is none yet. Guest
+    orders under the verified email are claimed the first time it is seen, and again
+    whenever more have been filed since (`guest_orders`, the count kept under the email)."""
     profile = existing
     if profile is None:
         profile = new_profile(claims)
         if not await store.put(profile, if_absent=True):
             profile = await store.get(keys.profile(claims.user_id)) or profile
-    if claims.email_verified and claims.email and _email_key(claims.email) not in profile.get("guestClaims", []):
-        profile = await claim_guest_orders(store, claims, profile)
+    if claims.email_verified and claims.email:
+        email = _email_key(claims.email)
+        claimed = profile.get("guestClaimed", {}).get(email, 0)
+        if email not in profile.get("guestClaims", []) or guest_orders > claimed:
+            profile = await claim_guest_orders(store, claims, profile, counted=guest_orders)
     return profile
 
 
@@ -60,7 +66,8 @@ async def link_customer(store: Store, claims: Claims, profile: dict[str, Any] | 
         None if p.get(keys.CUSTOMER_ID) == customer_id else {**p, keys.CUSTOMER_ID: customer_id}))
 
 
-async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any]) -> dict[str, Any]:
+async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any], *,
+                             counted: int = 0) -> dict[str, Any]:
     """Attach orders placed as a guest under the (verified) email to this user: those in
     GUEST#{email}, and those earlier versions filed under USER#{email}. Safe to repeat and
     to interrupt: each order moves with a versioned write, then the profile records that
@@ -82,8 +89,11 @@ async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, An
             if page.cursor is None:
                 break
             cursor = page.cursor
+    # `counted` was read before the scan: an order filed meanwhile raises the count past it,
+    # so the next sign-in claims it
     return await update_versioned(store, profile, lambda p: {
-        **p, "guestClaims": [*p.get("guestClaims", []), email]})
+        **p, "guestClaims": sorted({*p.get("guestClaims", []), email}),
+        "guestClaimed": {**p.get("guestClaimed", {}), email: max(counted, p.get("guestClaimed", {}).get(email, 0))}})
 
 
 def _email_key(email: str) -> str:

@@ -17,15 +17,26 @@ from store import Page, Store, keys
 MAX_BATCH = 100
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileKey:
+    user_id: str
+    verified_email: str | None = None  # also read the count of guest orders under it
+
+
 class ProfileByUserLoader(DataLoader):
+    """Profiles, each with the count of guest orders filed under the shopper's verified email
+    (GUEST#{email} / UNCLAIMED), in one batch read: the claim runs only when it grew."""
+
     def __init__(self, store: Store) -> None:
-        super().__init__(max_batch_size=MAX_BATCH)
+        super().__init__(max_batch_size=MAX_BATCH // 2)
         self.store = store
 
-    async def batch_load_fn(self, user_ids: list[str]) -> list[dict[str, Any] | None]:
-        wanted = [keys.profile(u) for u in user_ids]
-        found = await self.store.batch_get(wanted)
-        return [found.get(k) for k in wanted]
+    async def batch_load_fn(self, wanted: list[ProfileKey]) -> list[tuple[dict[str, Any] | None, int]]:
+        pairs = [(keys.profile(w.user_id), keys.guest_unclaimed(w.verified_email) if w.verified_email else None)
+                 for w in wanted]
+        found = await self.store.batch_get([k for pair in pairs for k in pair if k is not None])
+        return [(found.get(profile), int((found.get(counter) or {}).get("orders", 0)) if counter else 0)
+                for profile, counter in pairs]
 
 
 class OrderByIdLoader(DataLoader):

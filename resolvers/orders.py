@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commerce.orders import guest_email_of, order_from_recorded_session
+from commerce.stored_orders import readable
 from context import Context
 from loaders import PageKey
 from resolvers import limits
@@ -66,6 +67,7 @@ async def order(context: Context, order_id: str) -> dict[str, Any] | None:
         services = context.services
         found = await order_from_recorded_session(services.store, services.payments, order_id,
                                                   existing=None, record=record)
+    found = readable(found) if found is not None else None
     return found if found is not None and owns(context, found) else None
 
 
@@ -79,7 +81,9 @@ async def orders_page(context: Context, user_id: str, first: int, after: str | N
     cursors = [sign_cursor(secret, user_id, encode_cursor(o["SK"])) for o in page.items]
     # A guest order listed here by an earlier version (USER#{email}) is not this user's,
     # whatever their sub: it reaches an account only through the verified-email claim.
-    shown = [(o, c) for o, c in zip(page.items, cursors) if not o.get("guest")]
+    # An item that cannot be read is logged and left out: it never takes the page down.
+    shown = [(order, c) for o, c in zip(page.items, cursors)
+             if not o.get("guest") and (order := readable(o)) is not None]
     return OrderPage([o for o, _ in shown], [c for _, c in shown], page.cursor is not None,
                      cursors[-1] if cursors else None)
 
@@ -106,6 +110,7 @@ async def order_for_session(context: Context, session_id: str) -> SessionOrder |
         await limits.stripe_read(context)
         found = await order_from_recorded_session(services.store, services.payments, session_id,
                                                   existing=None, record=record)
+    found = readable(found) if found is not None else None
     if found is None:
         return None
     if owns(context, found):

@@ -5,6 +5,7 @@ from typing import Any
 from commerce.errors import Problem
 from commerce.profiles import Claims, check_changes, profile_for, update_profile as save_profile
 from context import Context
+from loaders import ProfileKey
 
 
 async def viewer_profile(context: Context) -> dict[str, Any] | None:
@@ -12,9 +13,10 @@ async def viewer_profile(context: Context) -> dict[str, Any] | None:
     viewer = context.viewer
     if viewer is None:
         return None
-    existing = await context.loaders.profile_by_user.load(viewer.user_id)
     claims = Claims(viewer.user_id, viewer.email, viewer.email_verified)
-    return await profile_for(context.services.store, claims, existing=existing)
+    verified = viewer.email if viewer.email_verified and viewer.email else None
+    existing, guest_orders = await context.loaders.profile_by_user.load(ProfileKey(viewer.user_id, verified))
+    return await profile_for(context.services.store, claims, existing=existing, guest_orders=guest_orders)
 
 
 async def update_profile(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    MaxAliasesLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
-)
+from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext, Info
 
 from commerce.errors import ErrorCode
@@ -22,12 +20,12 @@ import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
 from schema.admin import SyncOrdersInput, SyncOrdersPayload
 from schema.catalog import Product
-from schema.cost import cost_limit_rule
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
 from schema.orders import Order
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.extensions import gateway_extension
+from schema.operation_limits import Limits
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import user_errors
 
@@ -128,7 +126,8 @@ class Mutation:
             return SyncOrdersPayload(scanned=0, created=0, updated=0, ignored=0, events=0,
                                      user_errors=user_errors(result))
         return SyncOrdersPayload(scanned=result.scanned, created=result.created, updated=result.updated,
-                                 ignored=result.ignored, events=result.events, user_errors=[])
+                                 ignored=result.ignored, events=result.events, user_errors=[],
+                                 unreadable=result.unreadable)
 
 
 class GatewaySchema(strawberry.Schema):
@@ -138,27 +137,24 @@ class GatewaySchema(strawberry.Schema):
 
 
 def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int = 2000,
-                 max_cost: int = 5000, introspection: bool = True) -> GatewaySchema:
+                 max_cost: int = 5000, introspection: bool = True,
+                 suggestions: bool = True) -> GatewaySchema:
     """The schema with its operation limits (checked before execution).
 
-    The limit rules are built once, here: Strawberry's validation cache is keyed by the
-    document *and* the rule classes, so rules made afresh for each request (as
-    `lambda: QueryDepthLimiter(...)` does) would never hit it and every request would be
-    validated again: most of the time of a small query."""
-    rules = (
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-        cost_limit_rule(max_cost),
-        *(() if introspection else (NoSchemaIntrospectionCustomRule,)),
-    )
+    The limits (schema/operation_limits.py: depth, aliases, cost, selection width) are checked in
+    one pass linear in the document, before GraphQL's own rules, and validation is
+    cached across requests by document, limits and rules (schema/extensions.py): the
+    rules are built once, here, so the cache's key is the same from request to request.
+    Without `suggestions`, no message says "Did you mean ...". """
+    rules = () if introspection else (NoSchemaIntrospectionCustomRule,)
+    limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
 
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            gateway_extension(max_tokens, rules),
+            gateway_extension(max_tokens, limits, rules, hide_suggestions=not suggestions),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
         ],
     )
 

@@ -24,3 +24,5 @@ class SyncOrdersPayload:
     ignored: int = strawberry.field(description="Sessions this gateway did not create.")
     events: int = strawberry.field(description="Undelivered Stripe events processed.")
     user_errors: list[UserError]
+    unreadable: int = strawberry.field(
+        default=0, description="Stored orders that could not be read: skipped, and logged with their keys.")

@@ -38,7 +38,10 @@ EXPECTED = {
 }
 
 
-SUGGESTION = re.compile(r" Did you mean .*\?$")
+# graphql-core's suggestions: " Did you mean 'a'?", "... 'a' or 'b'?", "... the enum value 'A'?",
+# at the end of a message or inside one (variable errors go on with "Found: ..."). Names
+# never hold a quote or a question mark, so the sentence ends at the first ? outside quotes.
+SUGGESTION = re.compile(r" ?Did you mean (?:[^?']|'[^']*')*\?")
 
 
 def coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: bool = False) -> GraphQLError:

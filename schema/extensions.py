@@ -3,16 +3,66 @@ request's log line, and the operation limits (one extension: each one costs ever
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterator, Sequence
 
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import ASTValidationRule
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from schema.errors import UNAUTHENTICATED, gateway_error
+from schema.operation_limits import Limits, check_limits
+
+# graphql-core's field-merging rule stops after this much work (its default, 500,000, is
+# about a second of CPU; 5,000 is a few milliseconds). Our limits (schema/operation_limits.py)
+# keep ordinary documents far below it (colocated fragments selecting one field three
+# times spend about 100); this is the backstop for shapes they let through (twin trees).
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = 5_000
+TOO_COMPLEX = "This document is too complex to validate; ask for fewer fields or fragments."
 
 
-def gateway_extension(max_tokens: int, rules: Sequence[type[ASTValidationRule]]) -> type[SchemaExtension]:
+class Document:
+    """A parsed document as a cache key: equal when its text is. (A DocumentNode hashes and
+    compares by recursing through its tree: two texts of one deeply nested shape, say with
+    different comments, overflowed the stack in the cache's comparison.)"""
+
+    __slots__ = ("text", "node")
+
+    def __init__(self, text: str, node: DocumentNode) -> None:
+        self.text, self.node = text, node
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Document) and other.text == self.text
+
+
+@lru_cache(maxsize=256)
+def validate_document(schema: GraphQLSchema, document: Document, limits: Limits,
+                      rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool) -> list[GraphQLError]:
+    """The gateway's validation, cached across requests (keyed by the document's text, the
+    limits and the rules): first the operation limits, in one linear pass, and only for a
+    document within them GraphQL's own rules (some of which are quadratic)."""
+    return _validate(schema, document.node, limits, rules, hide_suggestions)
+
+
+def _validate(schema: GraphQLSchema, document: DocumentNode, limits: Limits,
+              rules: tuple[type[ASTValidationRule], ...], hide_suggestions: bool) -> list[GraphQLError]:
+    refused = check_limits(document, limits)
+    if refused:
+        return refused
+    errors = validate(schema, document, (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                      hide_suggestions=hide_suggestions)
+    return [GraphQLError(TOO_COMPLEX) if isinstance(e, ValidationAbortedError) else e for e in errors]
+
+
+def gateway_extension(max_tokens: int, limits: Limits, rules: Sequence[type[ASTValidationRule]], *,
+                      hide_suggestions: bool = False) -> type[SchemaExtension]:
     """The gateway's per-request extension, with limits built once (see build_schema)."""
     added = tuple(rules)
 
@@ -20,12 +70,23 @@ def gateway_extension(max_tokens: int, rules: Sequence[type[ASTValidationRule]])
         def on_operation(self) -> Iterator[None]:
             context = self.execution_context
             context.parse_options["max_tokens"] = max_tokens
-            context.validation_rules = context.validation_rules + added
             yield
             # Tell the request (for its log line and metrics) which operation it ran.
             request = getattr(context.context, "request", None)
             if request is not None:
                 request.state.operation = context.operation_name
+
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            arguments = (limits, tuple(context.validation_rules) + added, hide_suggestions)
+            # Setting the errors (even none) tells Strawberry validation is done.
+            if context.query is None:  # a document given parsed: nothing to key a cache by
+                context.pre_execution_errors = _validate(
+                    context.schema._schema, context.graphql_document, *arguments)
+            else:
+                context.pre_execution_errors = validate_document(
+                    context.schema._schema, Document(context.query, context.graphql_document), *arguments)
+            yield
 
         def on_execute(self) -> Iterator[None]:
             # A request with a bad token fails as a whole: never silently anonymous.

@@ -112,6 +112,12 @@ def guest_order(email: str, timestamp: int, order_id: str) -> Key:
     return Key(guest_partition(email), f"{ORDER_PREFIX}{timestamp}#{order_id}")
 
 
+def guest_unclaimed(email: str) -> Key:
+    """GUEST#{email} / UNCLAIMED: a counter of the guest orders filed under the email, so a
+    sign-in knows, in the same read as the profile, whether there are new ones to claim."""
+    return Key(guest_partition(email), "UNCLAIMED")
+
+
 def quote_claim(signature: str) -> Key:
     return Key(f"QUOTE#{signature}", "CLAIM")
 

@@ -361,6 +361,20 @@ def test_paying_makes_the_order_appear_within_a_second(gateway):
                                "unitPrice": {"amount": 2500}, "total": {"amount": 5000}}]
 
 
+def test_the_order_shows_the_bundle_saving_the_quote_showed(gateway):
+    q = gateway.gql("""mutation($items: [CartItemInput!]!) { createCartQuote(input: {items: $items}) {
+        quote { signature subtotal { amount } discount { amount } total { amount } } } }""",
+                    {"items": [{"sku": "BUN-STATEMENT-DUO", "quantity": 1}, {"sku": "N-RED", "quantity": 1}]}
+                    )["data"]["createCartQuote"]["quote"]
+    assert q["discount"]["amount"] > 0
+    session = checkout(gateway, q["signature"], email="saver@example.com")["checkoutSession"]
+    pay_in_browser(session["url"])
+    order = gateway.gql("""query($id: ID!) { checkoutSession(id: $id) { order {
+        subtotal { amount } discount { amount } total { amount } } } }""",
+                        {"id": session["id"]})["data"]["checkoutSession"]["order"]
+    assert order == {"subtotal": q["subtotal"], "discount": q["discount"], "total": q["total"]}
+
+
 def test_the_success_page_records_the_order_even_before_the_webhook(gateway):
     httpx.post(f"{gateway.url}/_stripe/_emulator/webhooks", json={"mode": "off"})
     try:

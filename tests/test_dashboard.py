@@ -43,7 +43,7 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
         store = await gateway.open_store()
         ids = []
         for n in range(count):
-            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{n:05d}x"
+            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{start % 10**6:06d}{n:05d}x"
             key = keys.order_pointer(order_id)
             order = {
                 "PK": key.pk, "SK": key.sk, "entity": "Order", "orderId": order_id,
@@ -200,6 +200,27 @@ def test_a_guest_order_attaches_once_the_email_is_verified(dash):
     assert dash.gql(ORDER, {"id": guest_order}, verified)["data"]["order"]["id"] == guest_order
 
 
+def test_guest_orders_placed_after_the_first_sign_in_join_the_account_too(dash):
+    verified = dash.token("later-guest-user", email="later.guest@example.com")
+    assert dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"] == []
+    [first] = seed_orders(dash, "unused", 1, guest_email="Later.Guest@example.com", start=1_750_000_000)
+    edges = dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [first]
+    _, calls, _ = measured(dash, DASHBOARD, {"first": 10}, verified)  # nothing new: no claim, no scan
+    assert calls <= 2
+    [second] = seed_orders(dash, "unused2", 1, guest_email="later.guest@example.com", start=1_760_000_000)
+    edges = dash.gql(DASHBOARD, {"first": 10}, verified)["data"]["viewer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [second, first]
+
+
+def test_the_dashboard_of_a_verified_email_costs_two_store_calls(dash):
+    seed_orders(dash, "budget-verified", 30)
+    token = dash.token("budget-verified", email="budget.verified@example.com")
+    dash.gql(VIEWER, token=token)
+    _, calls, stripe_calls = measured(dash, DASHBOARD, {"first": 20}, token)
+    assert calls <= 2 and stripe_calls == 0
+
+
 def test_an_order_missing_from_the_store_is_fetched_from_stripe_and_kept(dash):
     token = dash.token("late-buyer", email="late@example.com")
     q = dash.gql('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) '
@@ -270,3 +291,61 @@ def test_a_shopper_who_paid_sees_the_order_in_history_and_detail(dash):
         assert dash.gql(ORDER, {"id": session["id"]}, token)["data"]["order"]["status"] == "PAID"
     finally:
         httpx.post(f"{dash.url}/_stripe/_emulator/webhooks", json={"mode": "off"})
+
+
+# ---- items the gateway did not write -------------------------------------------------
+
+def write_items(gateway, items: list[dict]) -> None:
+    async def write():
+        store = await gateway.open_store()
+        for item in items:
+            await store.put(item)
+        await store.close()
+
+    asyncio.run(write())
+
+
+def lambda_order(user_id: str, order_id: str, *, created: str = "2026-03-04T05:06:07+00:00",
+                 status: str = "completed") -> dict:
+    """An order as the replaced stripe-webhook Lambda writes it (report §6, step 1)."""
+    return {"PK": f"USER#{user_id}", "SK": f"ORDER#1772600767#{order_id}", "orderId": order_id,
+            "orderNumber": "BC-" + order_id[-8:].upper(), "status": status, "amount": 5500, "currency": "usd",
+            "stripePaymentIntentId": "pi_old", "stripeSessionId": order_id, "customerEmail": "old@example.com",
+            "items": [{"name": "Statement Necklace — Red", "quantity": 1, "unitPrice": 3000, "sku": "N-RED"},
+                      {"name": "Magnetic Earrings — Silver", "quantity": 1, "unitPrice": 2500, "sku": "E-MAG-SIL"}],
+            "createdAt": created, "updatedAt": created}
+
+
+def test_orders_the_replaced_system_wrote_are_shown_and_bad_items_never_take_the_page_down(dash, caplog):
+    user = f"olduser-{dash.engine}"
+    [good] = seed_orders(dash, user, 1, start=1_800_000_000)
+    broken = {**lambda_order(user, "cs_test_brokenNOTOTAL00001"), "amount": None}  # neither shape
+    no_total = {k: v for k, v in seed_order_item(user, "cs_test_nototal000000001").items() if k != "total"}
+    by_hand = {**seed_order_item(user, "cs_test_byhandSHIPPED0001"), "status": "SHIPPED",
+               "facts": {"paid": True, "paymentFailed": False, "refunded": 0, "dispute": "needs_response"}}
+    write_items(dash, [lambda_order(user, "cs_test_lambdaORDER000001"), broken, no_total, by_hand])
+    token = dash.token(user)
+    body = dash.gql(DASHBOARD, {"first": 10}, token)
+    assert "errors" not in body, body
+    nodes = {e["node"]["id"]: e["node"] for e in body["data"]["viewer"]["orders"]["edges"]}
+    assert set(nodes) == {good, "cs_test_lambdaORDER000001", "cs_test_byhandSHIPPED0001"}
+    old = nodes["cs_test_lambdaORDER000001"]
+    assert old["status"] == "PAID" and old["total"] == {"amount": 5500, "currency": "USD"}
+    assert old["createdAt"].startswith("2026-03-04T05:06:07")
+    assert [(i["sku"], i["quantity"], i["unitPrice"]["amount"], i["total"]["amount"]) for i in old["items"]] == [
+        ("N-RED", 1, 3000, 3000), ("E-MAG-SIL", 1, 2500, 2500)]
+    # a hand-set status shows what its facts say (a dispute under a Stripe status: open)
+    assert nodes["cs_test_byhandSHIPPED0001"]["status"] == "DISPUTED"
+    skipped = [r.getMessage() for r in caplog.records if "unreadable order item" in r.getMessage()]
+    assert any("cs_test_brokenNOTOTAL00001" in m for m in skipped)
+    assert any("cs_test_nototal000000001" in m for m in skipped)
+
+
+def seed_order_item(user_id: str, order_id: str) -> dict:
+    return {"PK": f"USER#{user_id}", "SK": f"ORDER#1800000500#{order_id}", "entity": "Order", "orderId": order_id,
+            "orderNumber": "BC-" + order_id[-8:].upper(), "userId": user_id, "guest": False, "status": "PAID",
+            "facts": {"paid": True, "paymentFailed": False, "refunded": 0, "dispute": "none"},
+            "items": [{"sku": "N-RED", "name": "Statement Necklace", "quantity": 1, "unitPrice": 3000, "total": 3000}],
+            "currency": "USD", "subtotal": 3000, "discount": 0, "shipping": 0, "tax": 0, "total": 3000,
+            "refunded": 0, "email": None, "shippingAddress": None, "createdAt": 1_800_000_500,
+            "updatedAt": 1_800_000_500, "version": 1}

@@ -55,10 +55,17 @@ def imported_top_levels(files: list[Path]) -> set[str]:
 def base_venv(tmp_path_factory) -> Path:
     """A throw-away venv with the project installed as `pip install .` installs it: the base
     dependencies only, and only the files the package declares."""
-    venv = tmp_path_factory.mktemp("base") / "venv"
+    import shutil
+
+    base = tmp_path_factory.mktemp("base")
+    venv, source = base / "venv", base / "source"
+    # from a copy of the sources: a build in the work tree would leave build/ and *.egg-info there
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "var", "build", "*.egg-info", "__pycache__", "bench", "tests",
+        "examples", ".hypothesis", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                          "--disable-pip-version-check", str(ROOT)],
+                          "--disable-pip-version-check", str(source)],
                          capture_output=True, text=True, timeout=600)
     assert pip.returncode == 0, pip.stderr[-3000:]
     return venv

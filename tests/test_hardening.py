@@ -105,3 +105,154 @@ def test_the_cost_limit_counts_pages_by_first(gateway):
     variable = gateway.gql("query($n: Int) { viewer { orders(first: $n) { edges { " + node + " } } } }",
                            {"n": 1}, token)
     assert variable["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # priced at the largest page
+
+
+# ---- bodies outside JSON: the usual error shape, never a plain-text 500 (issue 15, 7) ----
+
+DEEP = 1000
+JSON_HEADERS = {"content-type": "application/json"}
+NOT_JSON_BODIES = {
+    "invalid UTF-8 in a string": dict(content=b'{"query": "{ __typename }", "x": "\xff\xfe"}', headers=JSON_HEADERS),
+    "invalid UTF-8 before the object": dict(content=b'\xff{"query": "{ __typename }"}', headers=JSON_HEADERS),
+    "a body nested 1,000 deep": dict(content=b"[" * DEEP + b"]" * DEEP, headers=JSON_HEADERS),
+    "variables nested 1,000 deep": dict(
+        content=b'{"query": "{ __typename }", "variables": {"v": ' + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}}",
+        headers=JSON_HEADERS),
+    "truncated JSON": dict(content=b'{"query": ', headers=JSON_HEADERS),
+    "a form body": dict(content=b"query=%ff", headers={"content-type": "application/x-www-form-urlencoded"}),
+    "query not a string": dict(content=b'{"query": 5}', headers=JSON_HEADERS),
+}
+
+
+@pytest.mark.parametrize("name", NOT_JSON_BODIES)
+def test_a_body_that_is_not_a_graphql_json_request_is_a_coded_400_with_a_request_id(gateway, name):
+    given = {**NOT_JSON_BODIES[name]}
+    headers = {**given.pop("headers"), "x-request-id": "body-probe-123"}
+    response = gateway.http.post("/graphql", headers=headers, **given)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "requestId": "body-probe-123"}
+    assert gateway.http.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("variables", [
+    "[" * DEEP + "]" * DEEP,
+    '{"a":' * DEEP + "1" + "}" * DEEP,
+    '{"v": "unterminated',
+])
+def test_get_variables_nested_too_deep_or_broken_are_a_coded_400_with_a_request_id(gateway, variables):
+    response = gateway.http.get("/graphql", params={"query": "{ __typename }", "variables": variables},
+                                headers={"accept": "application/json"})
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and len(error["extensions"]["requestId"]) >= 8
+
+
+# ---- smaller leaks (issue 15, 8) ---------------------------------------------------
+
+def test_production_never_suggests_names_from_the_schema(production):
+    """Not for fields, arguments, types, nor input fields and enum values in literals or
+    in variables (where the suggestion sits in the middle of the message)."""
+    quote = "mutation($i: CreateCartQuoteInput!) { createCartQuote(input: $i) { quote { signature } } }"
+    probes = [  # (query, variables, the names only a suggestion would give away)
+        ("{ prodcts { sku } }", None, ["'products'"]),
+        ('{ checkoutSession(idd: "cs_test_1") { id } }', None, []),
+        ("query($i: CartItmInput) { __typename }", None, ["CartItemInput"]),
+        ('mutation { createCartQuote(input: {itms: []}) { quote { signature } } }', None, []),
+        ('mutation { createCartQuote(input: {items: [{skuu: "N-RED", quantity: 1}]}) { quote { signature } } }',
+         None, []),
+        (quote, {"i": {"items": [{"skuu": "N-RED", "quantity": 1}]}}, []),
+        (quote, {"i": {"itemz": []}}, []),
+        ("{ products { sku ... on Prodct { name } } }", None, ["'Product'"]),
+        ("{ products @skp { sku } }", None, ["skip"]),
+    ]
+    for query, variables, hidden in probes:
+        response = production.post({"query": query, "variables": variables})
+        messages = [e["message"] for e in response.json()["errors"]]
+        assert messages, query
+        for message in messages:
+            assert "Did you mean" not in message, message
+            assert not any(name in message for name in hidden), message
+
+
+@pytest.fixture
+def slow_bodies(tmp_path):
+    with running_gateway(gateway_env(tmp_path, BODY_TIMEOUT_SECONDS="1")) as client:
+        yield client
+
+
+def trickle(gateway, path: str, connections: int, seconds: float) -> list[bytes]:
+    """Open connections that send their headers, then a byte of body now and then; what
+    each received by the time the server closed it (b"" if it is still open)."""
+    import socket
+    import time
+
+    host, port = gateway.url.removeprefix("http://").split(":")
+    sockets = []
+    for _ in range(connections):
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 60000\r\n\r\n{".encode())
+        sock.settimeout(0.01)
+        sockets.append(sock)
+    received = [b""] * connections
+    closed = [False] * connections
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(closed):
+        for n, sock in enumerate(sockets):
+            if closed[n]:
+                continue
+            try:
+                chunk = sock.recv(65536)  # read before writing: a write after the close resets
+                received[n] += chunk
+                closed[n] = chunk == b""
+                if not closed[n]:
+                    continue
+            except TimeoutError:
+                pass
+            except OSError:
+                closed[n] = True
+            if not closed[n]:
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    pass  # closed: the next recv says so
+        time.sleep(0.1)
+    for sock in sockets:
+        sock.close()
+    return [data if done else b"" for data, done in zip(received, closed)]
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/stripe/webhook"])
+def test_a_body_that_trickles_in_is_answered_408_and_its_connection_closed(slow_bodies, path):
+    answers = trickle(slow_bodies, path, connections=20, seconds=6)
+    for answer in answers:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+        error = __import__("json").loads(body)["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["requestId"]
+    assert slow_bodies.gql("{ __typename }")["data"] == {"__typename": "Query"}
+
+
+def test_a_body_that_arrives_in_time_is_served(slow_bodies):
+    response = slow_bodies.http.post("/graphql", content=b'{"query": "{ __typename }"}', headers=JSON_HEADERS)
+    assert response.status_code == 200 and response.json()["data"] == {"__typename": "Query"}
+
+
+def test_readyz_is_unavailable_and_says_why_when_the_database_disk_is_short_of_space(tmp_path):
+    import shutil
+
+    free_mb = shutil.disk_usage(tmp_path).free // (1024 * 1024)
+    env = gateway_env(tmp_path, READY_MIN_FREE_DISK_MB=str(free_mb + 1024))
+    with running_gateway(env) as short:
+        response = short.http.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "unavailable" and body["store"] == "ok"
+        assert "MB free in" in body["disk"] and "READY_MIN_FREE_DISK_MB" in body["disk"]
+        assert short.http.get("/healthz").status_code == 200  # alive, only not ready
+
+
+def test_readyz_is_ok_with_room_on_the_disk(gateway):
+    assert gateway.http.get("/readyz").status_code == 200

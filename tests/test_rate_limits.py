@@ -11,6 +11,7 @@ from conftest import engine_env, gateway_env, running_gateway
 
 QUOTE = 'mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } } }'
 LIMIT = 5
+WEBHOOK_SECRET = "whsec_rate_limit_tests"
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -80,9 +81,41 @@ def test_behind_a_trusted_proxy_each_client_counts_separately(tmp_path):
         assert {outcome(b) for b in spoofed} == {"RATE_LIMITED"}
 
 
-def test_the_webhook_route_has_its_own_limit(limited):
-    answers = [limited.http.post("/stripe/webhook", content=b"{}").status_code for _ in range(LIMIT + 3)]
-    assert answers[:LIMIT] == [400] * LIMIT  # unsigned, but counted
+def signed_event(n: int) -> tuple[bytes, dict]:
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    payload = json.dumps({"id": f"evt_limit_{n}", "type": "test.ignored",
+                          "data": {"object": {"id": f"obj_{n}"}}}).encode()
+    t = int(time.time())
+    mac = hmac.new(WEBHOOK_SECRET.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return payload, {"stripe-signature": f"t={t},v1={mac}", "content-type": "application/json"}
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def behind_a_proxy(request, tmp_path):
+    """The emulator delivers its own events to the webhook route from 127.0.0.1: the
+    tests' deliveries come through a trusted proxy, from an address of their own."""
+    env = gateway_env(tmp_path, RATE_LIMIT_WEBHOOKS=str(LIMIT), STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                      TRUSTED_PROXIES="127.0.0.1", **engine_env(request))
+    with running_gateway(env) as client:
+        yield client
+
+
+def test_the_webhook_route_has_its_own_limit_on_signed_deliveries(behind_a_proxy):
+    limited = behind_a_proxy
+    stripe = {"x-forwarded-for": "203.0.113.9"}
+    unsigned = [limited.http.post("/stripe/webhook", content=b"{}", headers=stripe).status_code
+                for _ in range(LIMIT + 3)]
+    assert unsigned == [400] * (LIMIT + 3)  # refused before the limit: junk is not counted
+    answers = []
+    for n in range(LIMIT + 3):
+        payload, headers = signed_event(n)
+        answers.append(limited.http.post("/stripe/webhook", content=payload,
+                                         headers={**headers, **stripe}).status_code)
+    assert answers[:LIMIT] == [200] * LIMIT
     assert answers[LIMIT:] == [429] * 3
     # the GraphQL budget is separate
     assert outcome(limited.gql(QUOTE)) == "OK"

@@ -235,3 +235,30 @@ def test_sync_counts_a_failed_refund_out_and_maps_every_dispute_status(recon):
     assert found[ids[0]]["facts"]["refunds"][refund.id]["status"] == "failed"
     assert found[ids[1]]["status"] == "PAID" and found[ids[1]]["facts"]["disputes"][dispute["id"]]["status"] == \
         "warning_closed"
+
+
+def test_one_unreadable_order_is_reported_and_skipped_and_a_hand_set_status_is_kept(recon):
+    from commerce.orders import listing_key
+    from store import keys
+
+    ids = paid_sessions(recon, 3, f"bad-{recon.engine}")
+
+    async def damage():
+        store = await recon.open_store()
+        for order_id, damaged in ((ids[0], lambda o: {k: v for k, v in o.items() if k != "total"}),
+                                  (ids[1], lambda o: {**o, "status": "SHIPPED"})):
+            order = await store.get(keys.order_pointer(order_id))
+            await store.put(damaged(order))
+            key = listing_key(order)
+            await store.put({**damaged(order), "PK": key.pk, "SK": key.sk})
+        await store.close()
+
+    asyncio.run(damage())
+    sync = "mutation { syncOrders(input: {}) { scanned updated unreadable userErrors { code } } }"
+    first = recon.gql(sync, token=admin(recon))
+    assert "errors" not in first, first
+    assert first["data"]["syncOrders"]["unreadable"] == 1
+    found = orders(recon, ids)
+    assert found[ids[1]]["status"] == "SHIPPED"  # facts are the gateway's to change; that status is not
+    again = recon.gql(sync, token=admin(recon))["data"]["syncOrders"]
+    assert again["unreadable"] == 1 and again["updated"] == 0

@@ -4,9 +4,9 @@ once, whatever the limits configured (they are part of the cache's key)."""
 from __future__ import annotations
 
 from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from schema import build_schema
+from schema.extensions import validate_document
 
 
 async def test_the_second_request_of_a_document_is_neither_parsed_nor_validated_again():
@@ -14,14 +14,14 @@ async def test_the_second_request_of_a_document_is_neither_parsed_nor_validated_
     query = "query CacheProbe { __typename kind: __typename }"
     first = await schema.execute(query)
     assert first.errors is None and first.data == {"__typename": "Query", "kind": "Query"}
-    parsed, validated = _get_parse_cache(256).cache_info(), _get_validate_cache(256).cache_info()
+    parsed, validated = _get_parse_cache(256).cache_info(), validate_document.cache_info()
     for _ in range(3):
         again = await schema.execute(query)
         assert again.errors is None and again.data == first.data
     assert _get_parse_cache(256).cache_info().hits == parsed.hits + 3
     assert _get_parse_cache(256).cache_info().misses == parsed.misses
-    assert _get_validate_cache(256).cache_info().hits == validated.hits + 3
-    assert _get_validate_cache(256).cache_info().misses == validated.misses
+    assert validate_document.cache_info().hits == validated.hits + 3
+    assert validate_document.cache_info().misses == validated.misses
 
 
 async def test_the_limits_still_apply_to_a_cached_document():

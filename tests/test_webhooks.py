@@ -419,6 +419,30 @@ def test_garbage_bodies_with_good_signatures_are_400_and_write_nothing(hook, pay
     assert store_writes(hook) == before
 
 
+def test_posts_without_a_valid_signature_make_no_store_call_not_even_the_rate_limit(hook):
+    """Junk costs an HMAC, never a write: the signature is checked before the rate limit's
+    counter (a store write) and before anything else touches the store."""
+    payload = b'{"id": "evt_junk", "type": "checkout.session.completed", "data": {"object": {"id": "cs_1"}}}'
+    junk = [(payload, None), (payload, sign(payload, "whsec_wrong")), (payload, "t=abc,v1=zz"),
+            (b"\xff not json", None), (payload, sign(payload, t=int(time.time()) - 4000))]
+    before = settled_calls(hook)
+    for body, header in junk * 4:
+        assert signed_request(hook, body, header).status_code == 400
+    assert hook.calls() == before
+
+
+def settled_calls(gateway) -> tuple[int, int]:
+    """The gateway's (store, Stripe) call counts once the emulator's own deliveries (of the
+    start-up's catalog sync) have all been handled: unchanged for a second."""
+    calls, deadline = gateway.calls(), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        if (now := gateway.calls()) == calls:
+            return calls
+        calls = now
+    raise AssertionError("the gateway never settled")
+
+
 def test_an_oversized_body_is_refused(hook):
     payload = b'{"id": "evt_big", "type": "x", "data": {"object": {"id": "x", "pad": "' + b"x" * 300_000 + b'"}}}'
     assert signed_request(hook, payload, sign(payload)).status_code == 400

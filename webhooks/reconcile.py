@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable
 
 from commerce.facts import Facts, facts_from_charge, facts_of
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
+from commerce.stored_orders import STATUSES, Unreadable, read_order, unreadable
 from commerce.payments import Payments
 from store import Store, keys
 from store.base import now_epoch
@@ -55,6 +56,7 @@ class SyncReport:
     created: int = 0
     updated: int = 0
     ignored: int = 0  # sessions this gateway did not make
+    unreadable: int = 0  # stored orders that could not be read: logged, skipped
     events: int = 0  # undelivered events processed
     pages: int = 0
     since: int = 0
@@ -135,8 +137,15 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
                 session=session) is not None:
             report.created += 1
         return
-    merged = facts_of(existing).merge(facts)
-    if merged == facts_of(existing) and existing.get("status") == order_status(existing, merged):
+    try:
+        seen = read_order(existing)
+    except Unreadable as why:  # reported, skipped: the run goes on
+        unreadable(existing, str(why))
+        report.unreadable += 1
+        return
+    merged = facts_of(seen).merge(facts)
+    by_hand = existing.get("status") not in STATUSES
+    if merged == facts_of(seen) and (by_hand or existing.get("status") == order_status(seen, merged)):
         return
     if not report.dry_run:
         await apply_facts(store, existing, facts)

@@ -1,8 +1,9 @@
 """POST /stripe/webhook: verify, record, dispatch, answer.
 
 2xx tells Stripe to stop; anything else makes it retry. So: a bad signature or body
-is 400 (retrying will not help) with nothing written; an event already done is 200; a
-failure while processing is 500, after releasing the claim so the retry can succeed.
+is 400 (retrying will not help) with no store call at all, checked before the rate limit;
+an event already done is 200; a failure while processing is 500, after releasing the claim
+so the retry can succeed.
 """
 
 from __future__ import annotations
@@ -71,13 +72,8 @@ async def _answer(request: Request, event: dict) -> Answer:
     if services is None:  # a delivery during start-up: Stripe will retry
         return _refused(503, "starting-up", "starting up; retry")
     settings = services.settings
-    try:
-        await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
-                  settings.rate_limit_webhooks)
-    except Limited as limited:
-        return _refused(429, "rate-limited", "rate limited", **{"Retry-After": str(limited.retry_after)})
-    except StoreError:
-        return _refused(503, "store-unavailable", "store unavailable")
+    # The signature first: a delivery that is not Stripe's costs an HMAC, never a store
+    # call (not even the rate limit's counter, which is a write).
     try:
         payload = await _read_body(request)
     except ValueError as exc:
@@ -96,6 +92,13 @@ async def _answer(request: Request, event: dict) -> Answer:
     except ValueError as exc:
         log.warning("webhook refused: %s", exc)
         return _refused(400, "bad-event", str(exc))
+    try:
+        await hit(services.store, client_ip(request, services.trusted_proxies), "webhook",
+                  settings.rate_limit_webhooks)
+    except Limited as limited:
+        return _refused(429, "rate-limited", "rate limited", **{"Retry-After": str(limited.retry_after)})
+    except StoreError:
+        return _refused(503, "store-unavailable", "store unavailable")
     return await _process(services, event)
 
 
