@@ -93,9 +93,24 @@ def test_a_rate_limited_webhook_is_logged_and_counted(tmp_path, caplog):
     from conftest import gateway_env, running_gateway
 
     caplog.set_level(logging.INFO, logger="gateway.access")
-    with running_gateway(gateway_env(tmp_path, RATE_LIMIT_WEBHOOKS="1")) as gw:
-        statuses = [gw.http.post("/stripe/webhook", content=b"{}").status_code for _ in range(2)]
-        assert statuses == [400, 429]
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    secret = "whsec_rate_limited_0123456789"
+
+    def signed(n: int) -> dict:
+        payload = json.dumps({"id": f"evt_limited{n}", "object": "event", "type": "customer.created",
+                              "data": {"object": {"id": f"cus_{n}", "object": "customer"}}}).encode()
+        t = int(time.time())
+        mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+        return {"content": payload, "headers": {"stripe-signature": f"t={t},v1={mac}"}}
+
+    # the limit counts signed deliveries: unsigned ones are refused before it, for free
+    with running_gateway(gateway_env(tmp_path, RATE_LIMIT_WEBHOOKS="1", STRIPE_WEBHOOK_SECRET=secret)) as gw:
+        statuses = [gw.http.post("/stripe/webhook", **signed(n)).status_code for n in range(2)]
+        assert statuses == [200, 429]
         assert any(l["outcome"] == "rate-limited" and l["status"] == 429 for l in access_lines(caplog))
         assert 'outcome="rate-limited"' in gw.http.get("/metrics").text
 
