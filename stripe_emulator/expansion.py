@@ -21,7 +21,7 @@ def expand(state: State, obj: dict[str, Any], params: dict,
     for path in paths:
         if not isinstance(path, str) or not path or len(path) > 200:
             raise invalid("Invalid expand path.", param="expand")
-        if path.count(".") > 4:
+        if path.count(".") > 3:  # four levels at most
             raise invalid(f"You cannot expand more than 4 levels of a property ({path[:100]}).", param="expand")
         _expand_path(state, obj, path.split("."), extras or {}, path)
     return obj
@@ -43,7 +43,7 @@ def _expand_path(state: State, node: Any, parts: list[str], extras: dict[str, Ex
     if "object" in node:
         computed = {name: functools.partial(f, state, node) for name, f in extras.get(node["object"], {}).items()}
     computed = computed or {}
-    if head not in node and head not in computed:
+    if head in ("id", "object") or (head not in node and head not in computed):
         raise invalid(f"This property cannot be expanded ({full[:100]}).", param="expand")
     if head in computed and node.get(head) is None:
         node[head] = computed[head]()

@@ -56,7 +56,9 @@ class IdempotencyKeys:
 
     def finish(self, key: str, print_: str, status: int, body: bytes, request_id: str) -> None:
         self._in_flight.discard(key)
-        if status < 500:  # Stripe lets a failed request be retried with the same key
+        # Stripe saves a result only once the endpoint began: not for a request that failed
+        # validation (400), nor for a server error (retried with the same key).
+        if status < 400 or 401 < status < 500:
             self._stored[key] = Stored(print_, status, body, request_id, time.time())
 
     def abandon(self, key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -148,9 +149,7 @@ def charge(pi: dict, billing: dict[str, Any], last4: str) -> dict[str, Any]:
                                           "reason": None, "seller_message": "Payment complete.",
                                           "type": "authorized"},
         "paid": True, "payment_intent": pi["id"], "payment_method": pi["payment_method"],
-        "payment_method_details": {"card": {"brand": "visa", "country": "US", "exp_month": 12,
-                                            "exp_year": 2034, "funding": "credit", "last4": last4,
-                                            "network": "visa"}, "type": "card"},
+        "payment_method_details": {"card": card_details(last4, pi["amount"]), "type": "card"},
         "receipt_email": billing.get("email"), "receipt_number": None, "receipt_url": None,
         "refunded": False,
         "refunds": {"object": "list", "data": [], "has_more": False, "url": f"/v1/charges/{charge_id}/refunds"},
@@ -172,16 +171,44 @@ def refund(charge_obj: dict, amount: int, reason: str | None, metadata: dict) ->
     }
 
 
+EVIDENCE_FIELDS = (
+    "access_activity_log", "billing_address", "cancellation_policy", "cancellation_policy_disclosure",
+    "cancellation_rebuttal", "customer_communication", "customer_email_address", "customer_name",
+    "customer_purchase_ip", "customer_signature", "duplicate_charge_documentation",
+    "duplicate_charge_explanation", "duplicate_charge_id", "product_description", "receipt", "refund_policy",
+    "refund_policy_disclosure", "refund_refusal_explanation", "service_date", "service_documentation",
+    "shipping_address", "shipping_carrier", "shipping_date", "shipping_documentation",
+    "shipping_tracking_number", "uncategorized_file", "uncategorized_text",
+)
+
+
+def card_details(last4: str, amount: int) -> dict[str, Any]:
+    """charge.payment_method_details.card for the emulator's test cards (all Visa)."""
+    return {
+        "amount_authorized": amount, "authorization_code": None, "brand": "visa",
+        "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
+        "country": "US", "exp_month": 12, "exp_year": 2034, "extended_authorization": {"status": "disabled"},
+        "fingerprint": hashlib.sha256(f"card-{last4}".encode()).hexdigest()[:16], "funding": "credit",
+        "incremental_authorization": {"status": "unavailable"}, "installments": None, "last4": last4,
+        "mandate": None, "multicapture": {"status": "unavailable"}, "network": "visa",
+        "network_token": {"used": False}, "network_transaction_id": None,
+        "overcapture": {"maximum_amount_capturable": amount, "status": "unavailable"},
+        "regulated_status": "unregulated", "three_d_secure": None, "transaction_link_id": None, "wallet": None,
+    }
+
+
 def dispute(charge_obj: dict, amount: int, reason: str) -> dict[str, Any]:
     return {
         "id": new_id("dp_"), "object": "dispute", "amount": amount, "balance_transactions": [],
         "charge": charge_obj["id"], "created": now(), "currency": charge_obj["currency"],
-        "enhanced_eligibility_types": [], "evidence": {}, "evidence_details": {
+        "enhanced_eligibility_types": [], "evidence": {**dict.fromkeys(EVIDENCE_FIELDS), "enhanced_evidence": {}},
+        "evidence_details": {
             "due_by": now() + 7 * 86400, "enhanced_eligibility": {}, "has_evidence": False,
             "past_due": False, "submission_count": 0},
         "is_charge_refundable": False, "livemode": False, "metadata": {},
         "payment_intent": charge_obj["payment_intent"], "payment_method_details": {"card": {
-            "brand": "visa", "case_type": "chargeback", "network_reason_code": "10.4"}, "type": "card"},
+            "brand": "visa", "case_type": "chargeback", "network": "visa", "network_reason_code": "10.4"},
+            "type": "card"},
         "reason": reason, "status": "needs_response",
     }
 

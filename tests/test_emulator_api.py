@@ -283,3 +283,45 @@ def test_the_emulators_own_delivery_urls_are_listed_as_endpoints_for_every_event
     emulator = Emulator(webhook_urls=["http://127.0.0.1:8000/stripe/webhook"])
     [endpoint] = emulator.state.webhook_endpoints.values()
     assert endpoint["url"] == "http://127.0.0.1:8000/stripe/webhook" and endpoint["enabled_events"] == ["*"]
+
+
+# ---- what the gateway must handle, as Stripe does it ----------------------------------
+
+def test_sessions_are_hosted_pages_as_the_api_version_says(emu: Emu):
+    assert emu.session().ui_mode == "hosted_page"
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        emu.session(ui_mode="embedded_page")
+    assert refused.value.param == "ui_mode"
+
+
+def test_sessions_list_by_the_customers_email(emu: Emu):
+    mine = emu.session()
+    emu.pay(mine.id)  # the pay form's email: buyer@example.com
+    other = emu.session()
+    listed = emu.stripe.v1.checkout.sessions.list(params={"customer_details": {"email": "buyer@example.com"},
+                                                          "limit": 100})
+    ids = {s.id for s in listed.data}
+    assert mine.id in ids and other.id not in ids
+
+
+def test_a_request_that_failed_validation_is_not_replayed_for_its_key(emu: Emu):
+    key = "retry-after-fixing-it"
+    with pytest.raises(stripe.InvalidRequestError):
+        emu.stripe.v1.customers.create(params={"email": "fixed@example.com", "colour": "teal"},
+                                       options={"idempotency_key": key})
+    fixed = emu.stripe.v1.customers.create(params={"email": "fixed@example.com"}, options={"idempotency_key": key})
+    assert fixed.email == "fixed@example.com"
+
+
+@pytest.mark.parametrize("path", ["payment_intent.latest_charge.balance_transaction.source.x", "id", "object"])
+def test_expand_takes_four_levels_of_expandable_fields_at_most(emu: Emu, path: str):
+    made = emu.session()
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        emu.stripe.v1.checkout.sessions.retrieve(made.id, params={"expand": [path]})
+    assert refused.value.param == "expand"
+
+
+def test_a_charge_says_which_card_paid(emu: Emu):
+    charge = emu.paid_charge()
+    card = charge.payment_method_details.card
+    assert (card.brand, card.last4, charge.payment_method_details.type) == ("visa", "4242", "card")

@@ -26,6 +26,7 @@ SESSION_PARAMS = {
     "success_url", "cancel_url", "expires_at", "discounts", "shipping_address_collection",
     "shipping_options", "automatic_tax", "payment_intent_data", "locale", "customer_update",
     "payment_method_types", "expand", "billing_address_collection", "submit_type", "customer_creation",
+    "ui_mode",
 }
 MIN_LIFETIME, MAX_LIFETIME = 30 * 60, 24 * 3600
 # Stripe's minimum charge per currency, in minor units (its currencies guide); others: 50.
@@ -54,6 +55,7 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
                 "payment_intent_data")
     _check_customer_update(params, customer_id, countries)
     strings(params, "payment_method_types", max_items=10, max_length=50)
+    _ui_mode(params)
     session = _shape(new_id("cs_test_", 58), created, base_url) | {
         "amount_subtotal": 0, "amount_total": 0,
         "automatic_tax": _automatic_tax(boolean(automatic_tax, "enabled", where="automatic_tax[enabled]")),
@@ -85,6 +87,15 @@ def create_session(state: State, params: dict[str, Any], base_url: str) -> dict[
                       f"{session_currency} (in minor units).", param="line_items", code="amount_too_small")
     state.sessions[session["id"]] = session
     return session
+
+
+def _ui_mode(params: dict[str, Any]) -> str:
+    """hosted_page, the API version's default and the only one this emulator serves."""
+    mode = text(params, "ui_mode", max_length=20) or "hosted_page"
+    if mode != "hosted_page":
+        raise invalid(f"ui_mode={mode[:20]} is not supported by this emulator (only hosted_page).",
+                      param="ui_mode")
+    return mode
 
 
 def _check_tax_behaviors(items: list[dict[str, Any]], rates: list[dict[str, Any]]) -> None:
@@ -172,6 +183,6 @@ def _shape(session_id: str, created: int, base_url: str) -> dict[str, Any]:
         "payment_method_types": ["card"], "payment_status": "unpaid", "permissions": None,
         "phone_number_collection": {"enabled": False}, "recovered_from": None,
         "saved_payment_method_options": None, "setup_intent": None, "shipping_cost": None,
-        "status": "open", "subscription": None, "ui_mode": "hosted",
+        "status": "open", "subscription": None, "ui_mode": "hosted_page",
         "url": f"{base_url}/pay/{session_id}", "wallet_options": None,
     }

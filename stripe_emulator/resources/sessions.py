@@ -10,7 +10,7 @@ from stripe_emulator.checkout.totals import breakdown
 from stripe_emulator.errors import invalid
 from stripe_emulator.expansion import Extras
 from stripe_emulator.listing import LIST_PARAMS
-from stripe_emulator.params import check_known, text
+from stripe_emulator.params import check_known, mapping, text
 from stripe_emulator.resources.call import Call, Handler
 from stripe_emulator.state import State, public
 
@@ -35,9 +35,13 @@ def list_sessions(call: Call) -> dict[str, Any]:
         raise invalid("status must be open, complete or expired.", param="status")
     for session_id in list(call.state.sessions):
         open_session(call.state, session_id)  # the overdue expire as they are read
+    details = mapping(p, "customer_details") or {}
+    check_known(details, {"email"}, "customer_details")
+    email = text(details, "email", max_length=800, where="customer_details[email]")
     rows = [s for s in call.state.sessions.values()
             if (status is None or s["status"] == status) and (customer is None or s["customer"] == customer)
-            and (pi is None or s["payment_intent"] == pi)]
+            and (pi is None or s["payment_intent"] == pi)
+            and (email is None or (s.get("customer_details") or {}).get("email") == email)]
     return call.page(rows, "/v1/checkout/sessions")
 
 
