@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance: int = Field(300, ge=10, le=3600)
     # How long an event being processed is held: a crash in between frees it after this.
     stripe_webhook_lease_seconds: int = Field(60, ge=1, le=900)
+    # A dead letter needs failures spread over this long: copies at once are not retries.
+    stripe_webhook_dead_letter_after_seconds: int = Field(600, ge=0, le=7 * 86400)
     stripe_api_base: str | None = Field(None, pattern=r"^https?://\S+$")
     checkout_success_url: str | None = Field(None, pattern=r"^https?://\S+$")
     checkout_cancel_url: str | None = Field(None, pattern=r"^https?://\S+$")

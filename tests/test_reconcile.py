@@ -28,7 +28,7 @@ def recon(request, tmp_path_factory):
 
 
 
-def paid_sessions(gateway, count: int, tag: str) -> list[str]:
+def paid_sessions(gateway, count: int, tag: str, card: str = "4242424242424242") -> list[str]:
     stripe = gateway.stripe()
     ids, records = [], []
     for n in range(count):
@@ -44,7 +44,7 @@ def paid_sessions(gateway, count: int, tag: str) -> list[str]:
     record_sessions(gateway, records)  # as checkout writes them, before anyone pays
     for n, session_id in enumerate(ids):
         gateway.control(f"checkout/sessions/{session_id}/pay",
-                {"card_number": "4242424242424242", "email": f"{tag}{n}@example.com"})
+                {"card_number": card, "email": f"{tag}{n}@example.com"})
     gateway.control("webhooks/flush")
     return ids
 
@@ -262,3 +262,19 @@ def test_one_unreadable_order_is_reported_and_skipped_and_a_hand_set_status_is_k
     assert found[ids[1]]["status"] == "SHIPPED"  # facts are the gateway's to change; that status is not
     again = recon.gql(sync, token=admin(recon))["data"]["syncOrders"]
     assert again["unreadable"] == 1 and again["updated"] == 0
+
+
+def test_sync_finds_a_delayed_payment_that_failed_when_its_event_was_lost(recon):
+    """A failed delayed payment becomes a dead letter only after minutes of retries; should
+    its event be lost anyway, the listing says it: the PaymentIntent wants another method."""
+    stripe = recon.stripe()
+    recon.control("webhooks", {"mode": "off"})
+    try:
+        [session_id] = paid_sessions(recon, 1, f"late-fail-{recon.engine}", card="4000000000001000")
+        recon.control(f"checkout/sessions/{session_id}/async_payment", {"outcome": "failed"})
+        body = recon.gql(SYNC, token=admin(recon))
+    finally:
+        recon.control("webhooks", {"mode": "deliver"})
+    assert body["data"]["syncOrders"]["userErrors"] == []
+    assert orders(recon, [session_id])[session_id]["status"] == "PAYMENT_FAILED"
+    assert stripe.v1.checkout.sessions.retrieve(session_id).payment_status == "unpaid"

@@ -33,7 +33,9 @@ def sign(payload: bytes, secret: str = WHSEC, t: int | None = None, scheme: str 
 def hook(request, tmp_path_factory):
     """The gateway with webhook secrets set (two, as during a rotation), on each engine.
     The emulator's own deliveries are off: tests deliver events themselves."""
-    extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request)}
+    extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request),
+             # failures make a dead letter however close together (the default asks for minutes)
+             "STRIPE_WEBHOOK_DEAD_LETTER_AFTER_SECONDS": "0"}
     with running_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra), request.param) as client:
         client.control("webhooks", {"mode": "off"})
         yield client
@@ -551,6 +553,88 @@ def test_an_event_failing_again_and_again_becomes_a_dead_letter_and_replays(hook
     assert deliver(hook, event).json()["duplicate"] is True
 
 
+def test_copies_of_a_failing_event_delivered_at_once_make_no_dead_letter(tmp_path):
+    """During a short Stripe outage, copies of one event fail together: that is not Stripe
+    retrying for an hour, so they stay retryable (500) and the event is applied once
+    Stripe is back."""
+    from webhooks.receipts import MAX_ATTEMPTS
+
+    with running_gateway(gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC)) as gateway:
+        gateway.control("webhooks", {"mode": "off"})
+        session = new_session(gateway)
+        pay(gateway, session.id)
+        event = event_of(gateway, "checkout.session.completed", session.id)
+        gateway.control("faults", {"rate_500": 1.0})
+        try:
+            answers = [deliver(gateway, event).status_code for _ in range(MAX_ATTEMPTS + 3)]
+        finally:
+            gateway.control("faults", {"rate_500": 0.0})
+        assert answers == [500] * (MAX_ATTEMPTS + 3)
+        assert gateway.count_items("DEADLETTER", f"EVENT#{event['id']}") == 0
+        assert deliver(gateway, event).json()["outcome"] == "applied"
+        assert len(orders_for(gateway, session.id)) == 1
+
+
+def test_an_event_holding_floats_can_still_become_a_dead_letter(hook):
+    """Real dispute events can carry floats; the store takes none, so the dead letter keeps
+    the event as its JSON text."""
+    import asyncio as aio
+
+    from webhooks.receipts import MAX_ATTEMPTS, dead_event
+
+    session = new_session(hook)
+    pay(hook, session.id)
+    event = event_of(hook, "checkout.session.completed", session.id)
+    event = {**event, "id": event["id"] + "floats", "data": {**event["data"], "object": {
+        **event["data"]["object"], "exchange_rate": 1.0842, "fee_ratio": 0.029}}}
+    hook.control("faults", {"rate_500": 1.0})
+    try:
+        answers = [deliver(hook, event) for _ in range(MAX_ATTEMPTS)]
+    finally:
+        hook.control("faults", {"rate_500": 0.0})
+    assert answers[-1].json()["deadLetter"] is True
+
+    async def kept():
+        store = await hook.open_store()
+        from store import keys
+        letter = await store.get(keys.dead_letter(event["id"]))
+        await store.close()
+        return letter
+
+    letter = aio.run(kept())
+    assert dead_event(letter)["data"]["object"]["exchange_rate"] == 1.0842
+
+
+@pytest.mark.parametrize("event_type, obj", [
+    ("balance.available", {"object": "balance", "available": [{"amount": 100, "currency": "usd"}]}),
+    ("charge.refunded", {"object": "charge"}),  # a type we handle, with nothing to find
+])
+def test_a_well_signed_event_whose_object_has_no_id_is_acknowledged(hook, event_type, obj):
+    event = {"id": f"evt_noid{abs(hash(event_type)) % 10**8}", "object": "event", "type": event_type,
+             "data": {"object": obj}}
+    response = deliver(hook, event)
+    assert response.status_code == 200 and response.json()["outcome"] == "ignored"
+
+
+def test_a_duplicate_waiting_for_the_first_looks_a_few_times_not_every_50_ms(hook, caplog):
+    from webhooks import receipts
+
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    event = {"id": "evt_held_by_another_delivery", "object": "event", "type": "checkout.session.completed",
+             "data": {"object": {"id": "cs_test_held", "object": "checkout.session"}}}
+
+    async def hold():  # another delivery of this event is being processed, for a minute
+        store = await hook.open_store()
+        await receipts.claim(store, event["id"], event["type"], lease=60)
+        await store.close()
+
+    asyncio.run(hold())
+    response = deliver(hook, event)
+    assert response.status_code == 503
+    [(store_calls, stripe_calls)] = event_costs(caplog, event["id"])
+    assert store_calls <= 25 and stripe_calls == 0  # it was about 190: a look every 50 ms for 5 s
+
+
 class FlakyStore:
     """Fault injection around a real engine: a fraction of calls fail as a throttled or
     unreachable store would (StoreError) before reaching the engine."""
@@ -578,7 +662,7 @@ def short_lease(request, tmp_path):
     """A gateway whose webhook leases last a second, so a test can play Stripe's later
     retries without waiting a minute."""
     env = gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC, STRIPE_WEBHOOK_LEASE_SECONDS="1",
-                      **engine_env(request))
+                      STRIPE_WEBHOOK_DEAD_LETTER_AFTER_SECONDS="0", **engine_env(request))
     with running_gateway(env, request.param) as client:
         client.control("webhooks", {"mode": "off"})
         yield client

@@ -117,6 +117,9 @@ HANDLERS: dict[str, Handler] = {
 
 async def handle(store: Store, payments: Payments, event: dict) -> Outcome:
     handler = HANDLERS.get(event["type"])
+    if handler is not None and not isinstance(event["data"]["object"].get("id"), str):
+        log.warning("event %s of type %s has no object id: acknowledged, nothing to do", event["id"], event["type"])
+        return "ignored"
     if handler is None:
         log.debug("ignored event %s of type %s", event["id"], event["type"])
         return "ignored"

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
+from commerce.checkout import payment_failed
 from commerce.facts import Facts, facts_from_charge, facts_of
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
 from commerce.stored_orders import STATUSES, Unreadable, read_order, unreadable
@@ -153,17 +154,20 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
 
 
 async def _facts(payments: Payments, session: Any) -> Facts:
+    """Every fact the session and its payment say: paid, a delayed payment that failed,
+    refunds and disputes."""
     paid = session.payment_status == "paid"
+    failed = payment_failed(session)  # its PaymentIntent wants another payment method
     pi = session.payment_intent
     charge = getattr(pi, "latest_charge", None) if pi is not None and not isinstance(pi, str) else None
     if charge is None or isinstance(charge, str):
-        return Facts(paid=paid)
+        return Facts(paid=paid, payment_failed=failed)
     disputes: list[dict] = []
     if charge.disputed:
         listed = await payments.call(payments.client.v1.disputes.list_async,
                                      params={"charge": charge.id, "limit": 100})
         disputes = [d.to_dict() for d in listed.data]
-    return Facts(paid=paid).merge(facts_from_charge(charge.to_dict(), disputes=disputes))
+    return Facts(paid=paid, payment_failed=failed).merge(facts_from_charge(charge.to_dict(), disputes=disputes))
 
 
 async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool,

@@ -20,7 +20,7 @@ class Replayed:
 async def replay_dead_letters(store: Store, payments: Payments) -> list[Replayed]:
     results = []
     for letter in await receipts.dead_letters(store):
-        event = letter["event"]
+        event = receipts.dead_event(letter)
         try:
             outcome = await handle(store, payments, event)
         except Exception as exc:  # noqa: BLE001 - reported per event, the rest go on

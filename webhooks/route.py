@@ -105,12 +105,14 @@ async def _answer(request: Request, event: dict) -> Answer:
 async def _process(services, event: dict) -> Answer:
     store, payments = services.store, services.payments
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    pause = 0.05
     try:
         lease = services.settings.stripe_webhook_lease_seconds
         while (claim := await receipts.claim(store, event["id"], event["type"], lease=lease)) == "busy":
             if time.monotonic() > deadline:
                 return _refused(503, "busy", "event is being processed; retry later")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)  # a few looks, not one every 50 ms
     except StoreError as exc:
         log.error("webhook %s: store unavailable: %s", event["id"], exc)
         return _refused(503, "store-unavailable", "store unavailable")
@@ -122,7 +124,8 @@ async def _process(services, event: dict) -> Answer:
     except Exception as exc:  # noqa: BLE001 - any failure: release, count, let Stripe retry
         log.exception("webhook %s (%s) failed", event["id"], event["type"])
         try:
-            dead = await receipts.fail(store, event, f"{type(exc).__name__}: {exc}")
+            dead = await receipts.fail(store, event, f"{type(exc).__name__}: {exc}",
+                                       dead_after=services.settings.stripe_webhook_dead_letter_after_seconds)
         except Exception:  # noqa: BLE001 - the store itself is down; the lease will expire
             log.exception("webhook %s: could not record the failure", event["id"])
             dead = False
@@ -156,7 +159,8 @@ def _parse_event(payload: bytes) -> dict:
         raise ValueError("event id missing or malformed")
     if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
         raise ValueError("event type missing or malformed")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict) \
-            or not isinstance(data["object"].get("id"), str):
+    # data.object may have no id (balance.available, which `stripe listen` forwards): such an
+    # event is acknowledged, so Stripe does not retry it for days
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise ValueError("event data.object missing")
     return event
