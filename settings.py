@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance: int = Field(300, ge=10, le=3600)
     # How long an event being processed is held: a crash in between frees it after this.
     stripe_webhook_lease_seconds: int = Field(60, ge=1, le=900)
+    # The store's bounds: a DynamoDB that refuses or never answers costs seconds, not a minute.
+    store_connect_timeout_seconds: float = Field(1.0, gt=0, le=30)
+    store_read_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    store_max_attempts: int = Field(3, ge=1, le=10)
+    ready_timeout_seconds: float = Field(1.5, gt=0, le=30)
     # A dead letter needs failures spread over this long: copies at once are not retries.
     stripe_webhook_dead_letter_after_seconds: int = Field(600, ge=0, le=7 * 86400)
     stripe_api_base: str | None = Field(None, pattern=r"^https?://\S+$")

@@ -15,6 +15,7 @@ from graphql import GraphQLError
 
 from commerce.payments import PaymentsUnavailable
 from ratelimit import Limited
+from store import StoreError
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
@@ -23,6 +24,7 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 RATE_LIMITED = "RATE_LIMITED"
 PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # the store: retry, as for PAYMENT_PROVIDER_UNAVAILABLE
 
 log = logging.getLogger("gateway.graphql")
 
@@ -59,6 +61,10 @@ def _coded(error: GraphQLError, request_id: str | None, *, hide_suggestions: boo
     if isinstance(error.original_error, Limited):
         return GraphQLError("Too many requests; try again later.", nodes=error.nodes, path=error.path,
                             extensions={"code": RATE_LIMITED, "retryAfter": error.original_error.retry_after})
+    if isinstance(error.original_error, StoreError):
+        log.error("store unavailable (request %s) at %s: %s", request_id, error.path, error.original_error)
+        return GraphQLError("The store is not answering; try again in a moment.", nodes=error.nodes,
+                            path=error.path, extensions={"code": SERVICE_UNAVAILABLE, "requestId": request_id})
     expected = EXPECTED.get(type(error.original_error))
     if expected is not None:
         code, message = expected

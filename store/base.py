@@ -7,8 +7,10 @@ What one engine cannot promise, the interface does not offer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
@@ -76,14 +78,19 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-MAX_VERSION_RETRIES = 10
+MAX_VERSION_RETRIES = 16
+
+
+class Conflict(StoreError):
+    """An item kept changing under every retry: worth trying again a little later."""
 
 
 async def update_versioned(store: Store, item: Item, change: Callable[[Item], Item | None]) -> Item:
     """Optimistic read-modify-write: `change` returns the new item (or None: nothing to
-    do); it is written over the version it was made from, re-read and redone on conflict.
-    Also stamps `updatedAt` (epoch seconds)."""
-    for _ in range(MAX_VERSION_RETRIES):
+    do); it is written over the version it was made from, re-read and redone on conflict,
+    after a jittered pause that grows (writers that collide once do not collide again in
+    step). Also stamps `updatedAt` (epoch seconds)."""
+    for attempt in range(MAX_VERSION_RETRIES):
         changed = change(item)
         if changed is None:
             return item
@@ -91,11 +98,12 @@ async def update_versioned(store: Store, item: Item, change: Callable[[Item], It
         updated = {**changed, "updatedAt": now_epoch(), VERSION: version + 1}
         if await store.put(updated, if_version=version):
             return updated
+        await asyncio.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
         fresh = await store.get(Key(item["PK"], item["SK"]))
         if fresh is None:
             raise LookupError(f"{item['PK']} / {item['SK']} vanished during an update")
         item = fresh
-    raise StoreError(f"{item['PK']} / {item['SK']} kept changing under {MAX_VERSION_RETRIES} updates")
+    raise Conflict(f"{item['PK']} / {item['SK']} kept changing under {MAX_VERSION_RETRIES} updates")
 
 
 def now_epoch() -> int:

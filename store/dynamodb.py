@@ -28,11 +28,16 @@ from store.base import (
 from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
 
 log = logging.getLogger("gateway.store")
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=3,
-    read_timeout=10,
-)
+def client_config() -> Config:
+    """Bounded: a DynamoDB that refuses or does not answer costs a request seconds, not a
+    minute (it was 14-20 s refusing and 56-65 s silent with botocore's defaults and ours).
+    STORE_CONNECT_TIMEOUT_SECONDS, STORE_READ_TIMEOUT_SECONDS, STORE_MAX_ATTEMPTS (settings.py
+    checks them; read here so the store needs nothing of ours)."""
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": int(os.environ.get("STORE_MAX_ATTEMPTS", "3"))},
+        connect_timeout=float(os.environ.get("STORE_CONNECT_TIMEOUT_SECONDS", "1")),
+        read_timeout=float(os.environ.get("STORE_READ_TIMEOUT_SECONDS", "2")),
+    )
 UNPROCESSED_RETRIES = 8
 
 _serializer = TypeSerializer()
@@ -236,7 +241,7 @@ _told: set[str] = set()
 @contextlib.asynccontextmanager
 async def _client(session: aioboto3.Session | None) -> AsyncIterator[Any]:
     try:
-        async with (session or aws_session()).client("dynamodb", config=CLIENT_CONFIG) as client:
+        async with (session or aws_session()).client("dynamodb", config=client_config()) as client:
             yield client
     except NoRegionError:
         raise StoreConfigError(

@@ -65,6 +65,7 @@ def _open_failure(path: str | Path, exc: sqlite3.Error) -> str:
 class SQLiteStore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._one_at_a_time = asyncio.Lock()  # statements never interleave on the connection
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
@@ -95,12 +96,9 @@ class SQLiteStore:
 
     @_store_errors
     async def get(self, key: Key) -> Item | None:
-        async with self._conn.execute(
-            f"SELECT body FROM items WHERE pk = ? AND sk = ? AND {LIVE}",
-            (key.pk, key.sk, now_epoch()),
-        ) as cur:
-            row = await cur.fetchone()
-        return orjson.loads(row[0]) if row else None
+        rows = await self._read(f"SELECT body FROM items WHERE pk = ? AND sk = ? AND {LIVE}",
+                                (key.pk, key.sk, now_epoch()))
+        return orjson.loads(rows[0][0]) if rows else None
 
     @_store_errors
     async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
@@ -111,13 +109,10 @@ class SQLiteStore:
             chunk = wanted[start:start + BATCH_GET_LIMIT]
             pairs = ",".join("(?, ?)" for _ in chunk)
             params: list = [part for key in chunk for part in (key.pk, key.sk)]
-            async with self._conn.execute(
-                f"SELECT body FROM items WHERE (pk, sk) IN (VALUES {pairs}) AND {LIVE}",
-                (*params, now),
-            ) as cur:
-                for (body,) in await cur.fetchall():
-                    item = orjson.loads(body)
-                    found[key_of(item)] = item
+            for (body,) in await self._read(
+                    f"SELECT body FROM items WHERE (pk, sk) IN (VALUES {pairs}) AND {LIVE}", (*params, now)):
+                item = orjson.loads(body)
+                found[key_of(item)] = item
         return found
 
     @_store_errors
@@ -127,25 +122,21 @@ class SQLiteStore:
         expires = expires if isinstance(expires, int) and not isinstance(expires, bool) else None
         row = (item["PK"], item["SK"], expires, orjson.dumps(item))
         if if_version is not None:
-            async with self._conn.execute(
+            changed, _ = await self._write(
                 f"UPDATE items SET expires_at = ?, body = ? WHERE pk = ? AND sk = ? AND {LIVE} "
                 "AND coalesce(json_extract(CAST(body AS TEXT), '$.version'), 0) = ?",
-                (expires, row[3], item["PK"], item["SK"], now_epoch(), if_version),
-            ) as cur:
-                return cur.rowcount == 1
+                (expires, row[3], item["PK"], item["SK"], now_epoch(), if_version))
+            return changed == 1
         if not if_absent:
-            await self._conn.execute(
-                "INSERT OR REPLACE INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?)", row
-            )
+            await self._write("INSERT OR REPLACE INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?)", row)
             return True
         # An expired item counts as absent, as DynamoDB's TTL makes it on read.
-        async with self._conn.execute(
+        changed, _ = await self._write(
             "INSERT INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (pk, sk) DO UPDATE SET expires_at = excluded.expires_at, "
             "body = excluded.body WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?",
-            (*row, now_epoch()),
-        ) as cur:
-            return cur.rowcount == 1
+            (*row, now_epoch()))
+        return changed == 1
 
     @_store_errors
     async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
@@ -153,19 +144,47 @@ class SQLiteStore:
         path = f"$.{attribute}"
         fresh = orjson.dumps({"PK": key.pk, "SK": key.sk, "entity": "Counter", attribute: amount,
                               EXPIRES_AT: expires_at}).decode()
-        async with self._conn.execute(
+        _, row = await self._write(
             "INSERT INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (pk, sk) DO UPDATE SET body = json_set(CAST(body AS TEXT), ?, "
             "coalesce(json_extract(CAST(body AS TEXT), ?), 0) + ?) "
             "RETURNING json_extract(CAST(body AS TEXT), ?)",
-            (key.pk, key.sk, expires_at, fresh, path, path, amount, path),
-        ) as cur:
-            row = await cur.fetchone()
+            (key.pk, key.sk, expires_at, fresh, path, path, amount, path))
+        assert row is not None
         return int(row[0])
+
+    async def _read(self, sql: str, params: tuple) -> list[Any]:
+        """Every row at once, the statement finished before another starts: a read left
+        open (between a fetch and its cursor's close) would hold a snapshot under the next
+        BEGIN IMMEDIATE, which SQLite then refuses at once as a deadlock."""
+        async with self._one_at_a_time:
+            async with self._conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    async def _write(self, sql: str, params: tuple) -> tuple[int, Any]:
+        """A write in its own BEGIN IMMEDIATE transaction: the write lock is taken up front,
+        where busy_timeout waits for it. (As a lone statement, a conditional write reads
+        first and upgrades, and under WAL another process's commit in between is `database
+        is locked` at once: busy_timeout does not apply to that upgrade.) Statements run one
+        at a time on this connection, which every request shares."""
+        async with self._one_at_a_time:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._conn.execute(sql, params) as cur:
+                    row = await cur.fetchone() if "RETURNING" in sql else None
+                    changed = cur.rowcount
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    await self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the failure ended the transaction already
+                raise
+        return changed, row
 
     @_store_errors
     async def delete(self, key: Key) -> None:
-        await self._conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
+        await self._write("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
 
     @_store_errors
     async def query(
@@ -182,11 +201,8 @@ class SQLiteStore:
             where.append("sk < ?" if newest_first else "sk > ?")
             params.append(decode_cursor(cursor, prefix))
         order = "DESC" if newest_first else "ASC"
-        async with self._conn.execute(
-            f"SELECT body FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
-            (*params, limit + 1),
-        ) as cur:
-            rows = await cur.fetchall()
+        rows = await self._read(f"SELECT body FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
+                                (*params, limit + 1))
         items = [orjson.loads(body) for (body,) in rows[:limit]]
         more = len(rows) > limit
         return Page(items, encode_cursor(items[-1]["SK"]) if more else None)

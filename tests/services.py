@@ -113,3 +113,85 @@ def run_gateway(*args: str, env: dict | None = None, timeout: float = 60,
 
     return subprocess.run([python or sys.executable, str(ROOT / "cli.py"), *args], capture_output=True,
                           text=True, env=env, timeout=timeout, cwd=ROOT)
+
+
+class FaultyProxy:
+    """A TCP proxy in front of a real service (DynamoDB Local), that can be told to
+    `refuse` connections (closed port), `blackhole` them (accepted, never answered) or
+    `pass` them through: what an outage looks like from the gateway's side."""
+
+    def __init__(self, target_port: int) -> None:
+        import asyncio
+
+        self.target_port = target_port
+        self.mode = "pass"
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._server = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._call(self._listen())
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def set(self, mode: str) -> None:
+        assert mode in ("pass", "refuse", "blackhole")
+        self._call(self._switch(mode))
+
+    def stop(self) -> None:
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def _call(self, coroutine):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    async def _listen(self) -> None:
+        import asyncio
+
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def _switch(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "refuse":
+            await self._close()
+        elif self._server is None:
+            await self._listen()
+
+    async def _serve(self, reader, writer) -> None:
+        import asyncio
+
+        if self.mode == "blackhole":
+            try:
+                while await reader.read(65536):  # swallow, answer nothing
+                    pass
+            finally:
+                writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(src, dst) -> None:
+            try:
+                while data := await src.read(65536):
+                    if self.mode == "refuse":
+                        break  # an outage drops the connections already open too
+                    if self.mode == "blackhole":
+                        continue  # and a silent one stops answering on them
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))

@@ -131,6 +131,8 @@ async def _process(services, event: dict) -> Answer:
             dead = False
         if dead:
             return Answer(200, "dead-letter", {"received": True, "deadLetter": True})
+        if isinstance(exc, StoreError):  # the store is down or overloaded: retryable, say so
+            return _refused(503, "store-unavailable", "store unavailable; retry")
         return _refused(500, "failed", "processing failed; retry")
     return Answer(200, outcome, {"received": True, "outcome": outcome})
 
