@@ -110,7 +110,8 @@ class GatewayGraphQL(GraphQL):
         try:
             parsed = orjson.loads(data)  # not UTF-8, or nested over 1,024 levels: JSONDecodeError
         except orjson.JSONDecodeError:
-            raise HTTPException(400, "The request is not valid JSON (UTF-8, nested at most 1,024 levels).") from None
+            raise HTTPException(400, f"The request is not valid JSON (UTF-8, nested at most {MAX_JSON_DEPTH} "
+                                     "levels).") from None
         if json_depth(parsed) > MAX_JSON_DEPTH:
             raise HTTPException(400, f"The request nests JSON more than {MAX_JSON_DEPTH} levels deep.")
         if not isinstance(parsed, (dict, list)):
@@ -140,8 +141,7 @@ def _log_request(request: Request, result: ExecutionResult) -> None:
     REQUEST_SECONDS.labels(operation).observe(seconds)
     if "PAYMENT_PROVIDER_UNAVAILABLE" in codes:
         STRIPE_ERRORS.inc()
-    if "INTERNAL_SERVER_ERROR" in codes and any(
-            isinstance(e.original_error, StoreError) for e in result.errors or []):
+    if "SERVICE_UNAVAILABLE" in codes:
         STORE_ERRORS.inc()
     log_line("request", operation=operation, user=user_hash(state.user),
              ms=round(seconds * 1000, 2), storeCalls=sum(state.store_calls.values()),
@@ -173,6 +173,18 @@ def refusal(request: Request, status: int, message: str, *, code: str | None = N
              stripeCalls=0, status=status, outcome=code)
     return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {
         "code": code, "requestId": request_id}}]}, status_code=status)  # RequestIds echoes the id
+
+
+async def http_refusal(request: Request, exc: Exception) -> Response:
+    """No such route, or not this method: the usual JSON error shape and a request id, not
+    Starlette's plain text."""
+    status = getattr(exc, "status_code", 404)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_USER_INPUT")
+    message = {404: "No such route.", 405: f"{request.method} is not allowed here."}.get(status, "Refused.")
+    response = refusal(request, status, message, code=code)
+    for name, value in (getattr(exc, "headers", None) or {}).items():  # Allow, for a 405
+        response.headers[name] = value
+    return response
 
 
 def _request_id(request: Request) -> str:
@@ -257,7 +269,13 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     services = request.app.state.services
     try:
-        await services.store.ping()
+        # an answer within READY_TIMEOUT_SECONDS, whatever the store does (it may not answer)
+        await asyncio.wait_for(services.store.ping(), services.settings.ready_timeout_seconds)
+    except TimeoutError:
+        log.warning("not ready: the store did not answer within %s s", services.settings.ready_timeout_seconds)
+        return JSONResponse({"status": "unavailable", "store": "unreachable",
+                             "detail": f"no answer within {services.settings.ready_timeout_seconds:g} s"},
+                            status_code=503)
     except TableMissing as exc:
         log.error("not ready: %s", exc)
         return JSONResponse({"status": "unavailable", "store": "table missing",
@@ -335,7 +353,8 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
                                     production=settings.production, own_limits=(WEBHOOK_PATH,),
                                     body_timeout=settings.body_timeout_seconds))
     middleware.insert(0, Middleware(RequestIds))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=None if lazy else lifespan,
+                    exception_handlers={404: http_refusal, 405: http_refusal})
     app.state.emulator = _mount_emulator(app, settings) if emulated_payments(settings) else None
     app.state.hide_suggestions = hide_suggestions
     app.state.settings = settings

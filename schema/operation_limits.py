@@ -45,6 +45,9 @@ MAX_SAME_FIELD = 10
 # Some standard rules (the variable rules) walk every fragment an operation reaches, for
 # each operation: bounding the operations keeps that linear too.
 MAX_OPERATIONS = 20
+# Mutations that each cost Stripe calls or several store writes: one of each per request,
+# so aliases cannot spend a shopper's whole budget (and Stripe's rate limit) at once.
+ONCE_PER_REQUEST = frozenset({"createCheckoutSession", "updateProfile", "syncOrders"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,15 @@ def check_limits(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
     order, errors = _dependency_order(fragments)
     if errors:
         return errors
+    for op in operations:  # the operations' own spreads, as _dependency_order checked the fragments'
+        for spread in _spreads(op.selection_set):
+            if spread.name.value not in fragments:
+                return [GraphQLError(f"Unknown fragment '{spread.name.value}'.", [spread])]
+    for op in operations:
+        if op.operation.value == "mutation":
+            seen = Counter(f.name.value for f in _root_fields(op.selection_set, fragments))
+            for name in sorted(ONCE_PER_REQUEST & {n for n, count in seen.items() if count > 1}):
+                return [GraphQLError(f"A request may run {name} once; send one per request.", [op])]
     walker = _Walker(fragments)
     try:
         for name in order:
@@ -112,6 +124,22 @@ def check_limits(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
                 f"This operation costs {shown}, over the limit of {limits.max_cost}; ask for fewer "
                 "items (first) or fewer fields.", [op]))
     return errors
+
+
+def _root_fields(selection_set: SelectionSetNode,
+                 fragments: dict[str, FragmentDefinitionNode]) -> Iterable[FieldNode]:
+    """The fields an operation selects at its root, through (inline) fragments; each
+    fragment is entered once per operation, so this is linear in the document."""
+    pending, entered = [selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif selection.name.value not in entered and selection.name.value in fragments:
+                entered.add(selection.name.value)
+                pending.append(fragments[selection.name.value].selection_set)
 
 
 def _spreads(selection_set: SelectionSetNode) -> Iterable[FragmentSpreadNode]:

@@ -256,3 +256,40 @@ def test_readyz_is_unavailable_and_says_why_when_the_database_disk_is_short_of_s
 
 def test_readyz_is_ok_with_room_on_the_disk(gateway):
     assert gateway.http.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "query { ...X }",
+    "query { ...on Query { ...X } }",
+    "query { products { ...X } } fragment Y on Product { sku }",
+])
+def test_a_spread_of_an_unknown_fragment_is_bad_user_input_not_a_server_error(gateway, query):
+    body = gateway.post({"query": query}).json()
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "Unknown fragment 'X'" in error["message"]
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    ("PUT", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+    ("DELETE", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+    ("GET", "/no-such-route", 404, "NOT_FOUND"),
+    ("GET", "/stripe/webhook", 405, "METHOD_NOT_ALLOWED"),
+])
+def test_other_routes_and_methods_answer_in_the_json_error_shape_with_a_request_id(gateway, method, path, status, code):
+    response = gateway.http.request(method, path)
+    assert response.status_code == status
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+
+
+def test_one_request_runs_at_most_one_checkout_however_it_is_aliased(gateway):
+    aliased = "mutation { " + " ".join(
+        f'c{n}: createCheckoutSession(input: {{quoteSignature: "{"s" * 43}"}}) {{ userErrors {{ code }} }}'
+        for n in range(3)) + " }"
+    body = gateway.post({"query": aliased}).json()
+    assert body.get("data") is None and "createCheckoutSession once" in body["errors"][0]["message"]
+    through_a_fragment = ('mutation { ...Two } fragment Two on Mutation { a: updateProfile(input: {displayName: "a"}) '
+                          '{ userErrors { code } } b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
+    body = gateway.post({"query": through_a_fragment}).json()
+    assert body.get("data") is None and "updateProfile once" in body["errors"][0]["message"]
