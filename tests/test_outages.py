@@ -64,6 +64,7 @@ def test_a_store_outage_is_a_retryable_code_within_seconds_and_readyz_says_so_at
         body, seconds = timed(lambda: http.post("/graphql", json={"query": QUOTE}).json())
         assert codes(body) == {"SERVICE_UNAVAILABLE"}, body
         assert seconds < 15, seconds  # 14-20 s refused, 56-65 s silent, then "Unexpected error."
+        print(f"{outage}: /readyz 503 in {ready_seconds:.2f} s, a mutation SERVICE_UNAVAILABLE in {seconds:.2f} s")
         hook, _ = timed(lambda: http.post("/stripe/webhook", content=b"{}"))
         assert hook.status_code == 400  # unsigned: refused before the store is asked
         proxy.set("pass")
