@@ -403,5 +403,27 @@ def _mount_emulator(app: Starlette, settings: Settings) -> Any:
                         # as a Stripe endpoint would be set up: only the events the gateway
                         # handles, so the catalog sync at start sends nothing
                         enabled_events=frozenset(HANDLERS))
-    app.router.routes.append(Mount(EMULATOR_PATH, app=emulator.app))
+    app.router.routes.append(Mount(EMULATOR_PATH, app=LoopbackOnly(emulator.app)))
     return emulator
+
+
+class LoopbackOnly:
+    """The mounted emulator's API and test controls (its webhook secret, resets, faults)
+    answer this machine only: `gateway serve --host 0.0.0.0` shows the pay pages to a phone
+    on the network, not the means to forge a payment."""
+
+    OPEN = ("/pay/",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope["path"].removeprefix(scope.get("root_path", "")).startswith(
+                self.OPEN):
+            host = (scope.get("client") or ("", 0))[0]
+            if host not in ("127.0.0.1", "::1", "localhost"):
+                await JSONResponse({"error": {"type": "invalid_request_error", "message":
+                                              "The emulated Stripe answers this machine only."}},
+                                   status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

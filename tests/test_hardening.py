@@ -293,3 +293,25 @@ def test_one_request_runs_at_most_one_checkout_however_it_is_aliased(gateway):
                           '{ userErrors { code } } b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
     body = gateway.post({"query": through_a_fragment}).json()
     assert body.get("data") is None and "updateProfile once" in body["errors"][0]["message"]
+
+
+async def test_the_emulated_stripe_answers_this_machine_only_but_its_pay_pages_anyone(tmp_path):
+    """`gateway serve --host 0.0.0.0` in development: a phone on the network may open the
+    pay page; nobody off this machine may read the webhook secret or drive the emulator."""
+    import httpx
+
+    from server import create_app
+    from settings import load_settings
+
+    app = create_app(load_settings(gateway_env(tmp_path)))
+
+    async def get(path: str, client: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(client, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            return await http.get(path, headers={"authorization": "Bearer sk_test_x"})
+
+    for path in ("/_stripe/_emulator/webhooks", "/_stripe/v1/customers"):
+        far = await get(path, "192.0.2.7")
+        assert far.status_code == 403 and "this machine only" in far.json()["error"]["message"]
+        assert (await get(path, "127.0.0.1")).status_code == 200
+    assert (await get("/_stripe/pay/cs_test_nothing", "192.0.2.7")).status_code != 403
