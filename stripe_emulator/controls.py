@@ -183,13 +183,19 @@ async def dispute(request: Request) -> JSONResponse:
     return JSONResponse(public(open_dispute(state, charge, amount, reason, status)))
 
 
-async def decide_dispute(request: Request) -> JSONResponse:
+async def _control_of(request: Request, collection: str, kind: str, allowed: set[str]) -> tuple[Any, dict, dict]:
+    """The state, the object the path names (404 if none) and the checked body."""
     state = _emulator(request).state
-    found = state.disputes.get(request.path_params["id"])
+    found = getattr(state, collection).get(request.path_params["id"])
     if found is None:
-        raise missing("dispute", request.path_params["id"])
+        raise missing(kind, request.path_params["id"])
     data = await _body(request)
-    _known(data, {"outcome"})
+    _known(data, allowed)
+    return state, found, data
+
+
+async def decide_dispute(request: Request) -> JSONResponse:
+    state, found, data = await _control_of(request, "disputes", "dispute", {"outcome"})
     if data.get("outcome") not in ("won", "lost"):
         raise invalid("outcome must be won or lost.", param="outcome")
     close_dispute(state, found, data["outcome"])
@@ -197,12 +203,7 @@ async def decide_dispute(request: Request) -> JSONResponse:
 
 
 async def dispute_status(request: Request) -> JSONResponse:
-    state = _emulator(request).state
-    found = state.disputes.get(request.path_params["id"])
-    if found is None:
-        raise missing("dispute", request.path_params["id"])
-    data = await _body(request)
-    _known(data, {"status"})
+    state, found, data = await _control_of(request, "disputes", "dispute", {"status"})
     if not isinstance(data.get("status"), str):
         raise invalid("status must be one of Stripe's dispute statuses.", param="status")
     move_dispute(state, found, data["status"])
@@ -210,12 +211,7 @@ async def dispute_status(request: Request) -> JSONResponse:
 
 
 async def refund_failure(request: Request) -> JSONResponse:
-    state = _emulator(request).state
-    found = state.refunds.get(request.path_params["id"])
-    if found is None:
-        raise missing("refund", request.path_params["id"])
-    data = await _body(request)
-    _known(data, {"failure_reason"})
+    state, found, data = await _control_of(request, "refunds", "refund", {"failure_reason"})
     reason = data.get("failure_reason", "lost_or_stolen_card")
     if not isinstance(reason, str):
         raise invalid("failure_reason must be a string.", param="failure_reason")
