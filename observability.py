@@ -64,7 +64,10 @@ def user_hash(user_id: str | None) -> str | None:
 
 
 def log_line(kind: str, **fields: Any) -> None:
-    """One record whose fields become top-level keys of its JSON line (logs.JsonLines)."""
+    """One record whose fields become top-level keys of its JSON line (logs.JsonLines). The
+    request id is on every record already (logs.request_id): a field of that name would
+    make logging refuse the record."""
+    fields.pop("requestId", None)
     access_log.info(kind, extra={"kind": kind, **fields})
 
 

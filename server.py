@@ -169,7 +169,7 @@ def refusal(request: Request, status: int, message: str, *, code: str | None = N
     """A request refused before GraphQL ran, in the usual error shape, and logged."""
     code = code or {404: "NOT_FOUND", 500: "INTERNAL_SERVER_ERROR"}.get(status, "BAD_USER_INPUT")
     request_id = request_id or _request_id(request)
-    log_line("request", requestId=request_id, operation=None, user=None, ms=0, storeCalls=0,
+    log_line("request", operation=None, user=None, ms=0, storeCalls=0,  # the record has the request id
              stripeCalls=0, status=status, outcome=code)
     return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {
         "code": code, "requestId": request_id}}]}, status_code=status)  # RequestIds echoes the id
