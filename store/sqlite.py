@@ -65,7 +65,6 @@ def _open_failure(path: str | Path, exc: sqlite3.Error) -> str:
 class SQLiteStore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._one_at_a_time = asyncio.Lock()  # statements never interleave on the connection
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
@@ -154,33 +153,21 @@ class SQLiteStore:
         return int(row[0])
 
     async def _read(self, sql: str, params: tuple) -> list[Any]:
-        """Every row at once, the statement finished before another starts: a read left
-        open (between a fetch and its cursor's close) would hold a snapshot under the next
+        """Every row, in one hop to aiosqlite's thread: a read left open between hops (a
+        fetch, then its cursor's close) would hold a snapshot under another coroutine's
         BEGIN IMMEDIATE, which SQLite then refuses at once as a deadlock."""
-        async with self._one_at_a_time:
-            async with self._conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+        return await self._conn._execute(_read_now, self._conn._conn, sql, params)
 
     async def _write(self, sql: str, params: tuple) -> tuple[int, Any]:
         """A write in its own BEGIN IMMEDIATE transaction: the write lock is taken up front,
         where busy_timeout waits for it. (As a lone statement, a conditional write reads
         first and upgrades, and under WAL another process's commit in between is `database
         is locked` at once: busy_timeout does not apply to that upgrade.) Statements run one
-        at a time on this connection, which every request shares."""
-        async with self._one_at_a_time:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._conn.execute(sql, params) as cur:
-                    row = await cur.fetchone() if "RETURNING" in sql else None
-                    changed = cur.rowcount
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                try:
-                    await self._conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass  # the failure ended the transaction already
-                raise
-        return changed, row
+        at a time on this connection, which every request shares: each read and each write
+        is one hop to aiosqlite's thread, which runs one hop at a time (aiosqlite's
+        `_execute`, the hop its own `execute` makes), so they never interleave, with no lock
+        of ours, and a write's three statements cost one hop, not three."""
+        return await self._conn._execute(_write_now, self._conn._conn, sql, params)
 
     @_store_errors
     async def delete(self, key: Key) -> None:
@@ -215,6 +202,32 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+def _read_now(conn: sqlite3.Connection, sql: str, params: tuple) -> list[Any]:
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _write_now(conn: sqlite3.Connection, sql: str, params: tuple) -> tuple[int, Any]:
+    """On aiosqlite's thread: BEGIN IMMEDIATE, the statement, COMMIT (ROLLBACK on failure)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.execute(sql, params)
+        row = cur.fetchone() if "RETURNING" in sql else None
+        changed = cur.rowcount
+        cur.close()
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the failure ended the transaction already
+        raise
+    return changed, row
 
 
 def _successor(prefix: str) -> str:
