@@ -30,7 +30,7 @@ import logging
 from datetime import datetime
 from typing import Any, Mapping
 
-from commerce.facts import DISPUTE_STATE, LEGACY_DISPUTE_RANK, facts_item, facts_of, status_of
+from commerce.facts import DISPUTE_STATE, LEGACY_DISPUTE_RANK, Facts, facts_item, facts_of, status_of
 from observability import UNREADABLE_ORDERS
 from store import keys
 
@@ -91,25 +91,26 @@ def read_order(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _from_lambda(item: Mapping[str, Any]) -> dict[str, Any]:
-    order_id = _text(dict(item), "orderId")
-    status = LEGACY_STATUS.get(str(item.get("status", "")).lower())
+    order = dict(item)  # the checks below normalise it in place (currency, dates)
+    order_id = _text(order, "orderId")
+    status = LEGACY_STATUS.get(str(order.get("status", "")).lower())
     if status is None:
-        raise Unreadable(f"status {str(item.get('status'))[:40]!r} of the replaced system is not known")
-    amount = _amount(dict(item), "amount")
-    paid = status in ("PAID", "REFUNDED")
+        raise Unreadable(f"status {str(order.get('status'))[:40]!r} of the replaced system is not known")
+    amount = _amount(order, "amount")
+    _currency(order)
+    created = _epoch(order, "createdAt")
+    updated = _epoch(order, "updatedAt") if order.get("updatedAt") is not None else created
     refunded = amount if status == "REFUNDED" else 0
-    order = {k: v for k, v in item.items() if k not in ("amount", "customerEmail")}
+    email = order.pop("customerEmail", None)
+    del order["amount"]
     order.update(
-        orderId=order_id, orderNumber=item.get("orderNumber") or "BC-" + order_id[-8:].upper(),
-        status=status, currency=_currency(dict(item)), items=_lines(item.get("items")),
-        subtotal=amount, discount=0, shipping=0, tax=0, total=amount, refunded=refunded, chargedBack=0,
-        email=item.get("customerEmail") if isinstance(item.get("customerEmail"), str) else None,
-        shippingAddress=None, createdAt=_epoch(dict(item), "createdAt"),
-        facts=facts_item(facts_of({"facts": {"paid": paid, "paymentFailed": status == "PAYMENT_FAILED",
-                                             "refunded": refunded}})),
-        guest=False, legacy=True,
+        orderNumber=order.get("orderNumber") or "BC-" + order_id[-8:].upper(), status=status,
+        items=_lines(order.get("items")), subtotal=amount, discount=0, shipping=0, tax=0, total=amount,
+        refunded=refunded, chargedBack=0, email=email if isinstance(email, str) else None,
+        shippingAddress=None, updatedAt=updated, guest=False, legacy=True,
+        facts=facts_item(Facts(paid=status in ("PAID", "REFUNDED"), payment_failed=status == "PAYMENT_FAILED",
+                               legacy_refunded=refunded)),
     )
-    order["updatedAt"] = _epoch(dict(item), "updatedAt") if item.get("updatedAt") is not None else order["createdAt"]
     order.setdefault("userId", str(item.get(keys.PK, "")).removeprefix("USER#"))
     return order
 
