@@ -22,11 +22,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     from settings import ConfigError  # here, not at the top: an early Ctrl+C stays quiet
 
-    from logs import configure_logging
+    from telemetry.logs import configure_logging
 
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging()  # logs.py: JSON lines, or console lines in development on a terminal
+    configure_logging()  # telemetry/logs.py: JSON lines, or console lines in development on a terminal
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -200,13 +200,13 @@ def _serve(args: argparse.Namespace) -> int:
         serving.say("gateway: ready (Ctrl+C stops it)")
 
     # X-Forwarded-For is judged by TRUSTED_PROXIES (ratelimit.client_ip), not by uvicorn.
-    from logs import logging_config
+    from telemetry.logs import logging_config
 
     options = dict(access_log=False, proxy_headers=False,
-                   log_config=logging_config())  # logs.py: each worker logs as this process does
+                   log_config=logging_config())  # telemetry/logs.py: each worker logs as this process does
     if args.workers == 1:
         return serving.run(create_app(settings), listener, workers=1, on_ready=ready, **options)
-    from observability import shared_metrics
+    from web.observability import shared_metrics
 
     with shared_metrics():  # /metrics adds up every worker's counts
         return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,
@@ -310,7 +310,7 @@ def _instant(value: str) -> int:
 def _sync_orders(args: argparse.Namespace) -> int:
     import json
 
-    from webhooks.reconcile import SyncInProgress, sync_orders
+    from jobs.reconcile import SyncInProgress, sync_orders
 
     def progress(report) -> None:
         if sys.stderr.isatty() and not args.json:
@@ -342,7 +342,7 @@ def scheduled_sync() -> dict:
     """For a scheduler (the deploy's timer, a cron job): one reconciliation with the
     process's configuration, returning the report. A run already in progress is not an
     error: it is reported as skipped."""
-    from webhooks.reconcile import SyncInProgress, sync_orders
+    from jobs.reconcile import SyncInProgress, sync_orders
 
     settings = load_settings()
 
@@ -359,7 +359,7 @@ def scheduled_sync() -> dict:
 
 def _replay(args: argparse.Namespace) -> int:
     async def work(settings, store, payments) -> int:
-        from webhooks.replay import replay_dead_letters
+        from jobs.replay import replay_dead_letters
 
         results = await replay_dead_letters(store, payments)
         for r in results:
@@ -421,7 +421,7 @@ def _export_schema(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from auth import mint_token
+    from web.auth import mint_token
 
     settings = load_settings()
     if settings.jwt_jwks_url:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mangum import Mangum
 
-from logs import configure_lambda_logging
+from telemetry.logs import configure_lambda_logging
 
 configure_lambda_logging()  # before anything logs: JSON lines at LOG_LEVEL, not the runtime's WARNING
 

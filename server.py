@@ -30,16 +30,16 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-import dev_pages
-from explorer import Explorer
-from middleware import BodyRefused, HttpHygiene, RequestIds
-from ratelimit import parse_networks
-from auth import AuthError, TokenVerifier, bearer_token
+from web import dev_pages
+from web.explorer import Explorer
+from web.middleware import BodyRefused, HttpHygiene, RequestIds
+from web.ratelimit import parse_networks
+from web.auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
 from commerce.checkout import CheckoutConfig
 from commerce.payments import Payments
-from context import Context, Services
+from web.context import Context, Services
 from loaders import Loaders
 from schema import build_schema
 from schema.errors import coded
@@ -47,7 +47,8 @@ from settings import ConfigError, Settings, load_settings, read_stripe_secret, r
 from store import StoreConfigError, StoreError, TableMissing, open_store
 from store.metered import MeteredStore, start_counting
 from commerce.payments import start_counting as start_stripe_counting
-from observability import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, metrics, operation_label, user_hash
+from telemetry.metrics import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, operation_label, user_hash
+from web.observability import metrics
 from webhooks.handlers import HANDLERS
 from webhooks.route import stripe_webhook
 

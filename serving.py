@@ -94,7 +94,7 @@ def say(line: str) -> None:
     container, a pipe), a log record like every other line, so each line stays parseable."""
     import logging
 
-    import logs
+    from telemetry import logs
 
     if logs.log_format() == "json":
         logging.getLogger("gateway.serve").info(line.strip())

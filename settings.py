@@ -12,10 +12,10 @@ import logging
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from commerce.shipping import ShippingRate
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -23,6 +23,25 @@ log = logging.getLogger("gateway.settings")
 
 MIN_SECRET_LENGTH = 32  # HS256 / HMAC-SHA256 keys: at least 256 bits (RFC 8725 §3.5)
 GENERATED_SECRETS = ("jwt_secret", "quote_signing_secret")
+
+
+@dataclass(frozen=True)
+class ShippingRate:
+    """One shipping option: a Stripe shipping rate id, or a flat rate (name, minor units)."""
+
+    rate_id: str | None = None
+    name: str | None = None
+    amount: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ShippingRate:
+        if re.fullmatch(r"shr_[A-Za-z0-9]{1,64}", text):
+            return cls(rate_id=text)
+        match = re.fullmatch(r"([^:,]{1,50}):(\d{1,6})", text)
+        if not match:
+            raise ValueError(f"{text!r} is neither a shipping rate id (shr_...) nor Name:amount "
+                             "in minor units (e.g. Standard:500)")
+        return cls(name=match.group(1).strip(), amount=int(match.group(2)))
 
 
 class ConfigError(Exception):

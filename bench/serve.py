@@ -12,7 +12,7 @@ import argparse
 import uvicorn
 
 from bench import apps
-from logs import configure_logging, logging_config
+from telemetry.logs import configure_logging, logging_config
 
 
 def main() -> None:

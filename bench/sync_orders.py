@@ -91,7 +91,7 @@ import asyncio, json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from commerce.payments import Payments
 from store.sqlite import SQLiteStore
-from webhooks.reconcile import sync_orders
+from jobs.reconcile import sync_orders
 async def main():
     store = await SQLiteStore.open({database!r})
     payments = Payments("sk_test_bench", api_base={base!r}, max_network_retries=3)

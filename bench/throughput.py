@@ -103,7 +103,7 @@ def request_calls(log: Path, request_id: str) -> dict:
 
 def run(*, workdir: Path, dashboard_users: int, orders_each: int, scale_sizes: list[int],
         seconds: float, warmup: float, connections: int) -> dict:
-    from auth import mint_token
+    from web.auth import mint_token
     from store.sqlite import SQLiteStore
 
     users = {f"shopper-{n:03d}": orders_each for n in range(dashboard_users)}

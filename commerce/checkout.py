@@ -33,7 +33,7 @@ from commerce.pricing import PricedLine
 from commerce.profiles import Claims, link_customer
 from commerce.errors import ErrorCode
 from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected
-from commerce.shipping import ShippingRate
+from settings import ShippingRate
 from store import Store, keys
 
 MAX_SESSION_LIFETIME = 24 * 3600

@@ -33,7 +33,7 @@ import logging
 from commerce.facts import Facts, facts_item, facts_of, status_of
 from commerce.payments import SESSION_ID, SOURCE, Payments
 from commerce.stored_orders import STATUSES, read_order
-from observability import ORDERS_NEEDING_REVIEW, log_line
+from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 

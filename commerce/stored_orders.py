@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from commerce.facts import DISPUTE_STATE, LEGACY_DISPUTE_RANK, Facts, facts_item, facts_of, status_of
-from observability import UNREADABLE_ORDERS
+from telemetry.metrics import UNREADABLE_ORDERS
 from store import keys
 
 log = logging.getLogger("gateway.orders")

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from commerce.errors import ErrorCode, Problem
-from context import Context
+from web.context import Context
 from store.base import now_epoch
-from webhooks.reconcile import SyncInProgress, SyncReport, sync_orders
+from jobs.reconcile import SyncInProgress, SyncReport, sync_orders
 
 
 EARLIEST = 1262304000  # 2010-01-01: nothing of Stripe Checkout is older

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from commerce.catalog import Product
-from context import Context
+from web.context import Context
 
 
 def products(context: Context) -> tuple[Product, ...]:

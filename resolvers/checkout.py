@@ -6,7 +6,7 @@ from commerce.checkout import SessionView, checkout_for_quote, session_view
 from commerce.errors import ErrorCode, Problem
 from commerce.payments import SESSION_ID
 from commerce.quotes import QuoteRejected, load_quote
-from context import Context
+from web.context import Context
 from resolvers import limits
 from store import keys
 from store.base import now_epoch

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from context import Context
-from observability import STRIPE_READS_REFUSED
-from ratelimit import Limited, client_ip, hit, user_client
+from web.context import Context
+from telemetry.metrics import STRIPE_READS_REFUSED
+from web.ratelimit import Limited, client_ip, hit, user_client
 
 # Stripe reads one GraphQL request may cause (order fallbacks, checkout sessions): the
 # success page needs two (the session and its order); more aliases get RATE_LIMITED.

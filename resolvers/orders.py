@@ -5,7 +5,7 @@ from typing import Any
 
 from commerce.orders import guest_email_of, order_from_recorded_session
 from commerce.stored_orders import readable
-from context import Context
+from web.context import Context
 from loaders import PageKey
 from resolvers import limits
 from resolvers.checkout import valid_session_id

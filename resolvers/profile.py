@@ -4,7 +4,7 @@ from typing import Any
 
 from commerce.errors import Problem
 from commerce.profiles import Claims, check_changes, profile_for, update_profile as save_profile
-from context import Context
+from web.context import Context
 from loaders import ProfileKey
 
 

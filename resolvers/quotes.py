@@ -6,7 +6,7 @@ from typing import Sequence
 from commerce.errors import Problem
 from commerce.pricing import CartLine, price_cart
 from commerce.quotes import Quote, QuoteRejected, create_quote, load_quote
-from context import Context
+from web.context import Context
 from store.base import now_epoch
 
 log = logging.getLogger("gateway.quotes")

@@ -14,7 +14,7 @@ import re
 from graphql import GraphQLError
 
 from commerce.payments import PaymentsUnavailable
-from ratelimit import Limited
+from web.ratelimit import Limited
 from store import StoreError
 
 UNAUTHENTICATED = "UNAUTHENTICATED"

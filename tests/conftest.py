@@ -100,7 +100,7 @@ class Gateway:
         return response.json()
 
     def token(self, sub: str = "user-1", **claims) -> str:
-        from auth import mint_token
+        from web.auth import mint_token
 
         return mint_token(JWT_SECRET, sub, **claims)
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, fresh_dynamodb_table, gateway_env, record_sessions, running_gateway
-from logs import JsonLines
+from telemetry.logs import JsonLines
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { field code message } } }"""

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from explorer import ASSETS, EXAMPLE, Explorer
+from web.explorer import ASSETS, EXAMPLE, Explorer
 from services import ROOT
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -18,9 +18,9 @@ import pytest
 
 from services import ROOT, command_env, free_port, run_gateway
 
-RUNTIME = ["server.py", "serving.py", "explorer.py", "cli.py", "settings.py", "auth.py", "context.py",
-           "dev_pages.py", "lambda_handler.py", "middleware.py", "ratelimit.py", "observability.py",
-           "schema", "resolvers", "loaders", "webhooks", "commerce", "store", "stripe_emulator"]
+RUNTIME = ["server.py", "serving.py", "cli.py", "settings.py", "lambda_handler.py", "doctor.py",
+           "schema", "resolvers", "loaders", "webhooks", "jobs", "web", "telemetry", "commerce", "store",
+           "stripe_emulator"]
 QUOTE = ('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 2}]}) '
          '{ quote { total { amount currency } } userErrors { code } } }')
 

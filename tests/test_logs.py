@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logs import ConsoleLines, JsonLines, log_format, log_level, logging_config
+from telemetry.logs import ConsoleLines, JsonLines, log_format, log_level, logging_config
 from services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from logs import JsonLines
+from telemetry.logs import JsonLines
 
 
 def access_lines(caplog) -> list[dict]:

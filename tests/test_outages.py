@@ -114,7 +114,7 @@ def test_forty_concurrent_updates_across_two_worker_processes_on_sqlite_all_succ
                                  "--workers", "2"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink)
     try:
         wait_for_port(port, proc, timeout=60)
-        from auth import mint_token
+        from web.auth import mint_token
 
         token = mint_token(JWT_SECRET, "contended-workers")
         bodies = asyncio.run(forty_updates(f"http://127.0.0.1:{port}", token))

@@ -27,7 +27,7 @@ def clear_of_a_window_edge():
     """Limits count per minute: start a test with time to spare in the current window."""
     import time
 
-    from ratelimit import WINDOW_SECONDS
+    from web.ratelimit import WINDOW_SECONDS
 
     into = time.time() % WINDOW_SECONDS
     if into > WINDOW_SECONDS - 10:

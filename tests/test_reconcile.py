@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, gateway_env, record_sessions, running_gateway
-from logs import JsonLines
+from telemetry.logs import JsonLines
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
@@ -123,7 +123,7 @@ def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, cap
 
 def test_a_run_killed_mid_way_resumes_without_duplicates(recon):
     from commerce.payments import Payments
-    from webhooks.reconcile import sync_orders
+    from jobs.reconcile import sync_orders
 
     recon.control("webhooks", {"mode": "off"})
     try:

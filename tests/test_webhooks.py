@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conftest import engine_env, gateway_env, record_sessions, running_gateway
-from logs import JsonLines
+from telemetry.logs import JsonLines
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -672,7 +672,7 @@ def test_a_flaky_store_loses_and_doubles_nothing_when_stripe_redelivers(short_le
     """One store call in ten fails. Unacknowledged events are redelivered (after the lease
     a crashed attempt held), events that failed too often are replayed from the dead
     letters, and the result is exactly one right order per paid session."""
-    from webhooks.replay import replay_dead_letters
+    from jobs.replay import replay_dead_letters
 
     hook = short_lease
     sessions = [new_session(hook, user_id="flaky", amount=2000 + n, record=False) for n in range(40)]

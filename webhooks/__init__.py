@@ -1,1 +1,1 @@
-"""The Stripe webhook route and its handlers (built by a later issue)."""
+"""The Stripe webhook route: signature, durable receipts and leases, the map "event type → handler", dead letters."""

@@ -17,10 +17,10 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-import logs
+from telemetry import logs
 from commerce.payments import start_counting as start_stripe_counting
-from observability import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
-from ratelimit import Limited, client_ip, hit
+from telemetry.metrics import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
+from web.ratelimit import Limited, client_ip, hit
 from store import StoreError
 from store.metered import start_counting
 from webhooks import receipts

@@ -11,7 +11,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import logs
+from telemetry import logs
 
 # An incoming X-Request-Id is kept when it is short and plain (it lands in logs and headers).
 REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")

@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 ASSET_PATH = "/graphiql"
-NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 
 # name served -> (file inside node_modules, CDN URL, its SRI hash): the versions are the
 # ones package.json pins; the hashes are the CDN files' (Strawberry's page uses the same).

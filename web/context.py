@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from auth import TokenVerifier, Viewer
+from web.auth import TokenVerifier, Viewer
 from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.checkout import CheckoutConfig

@@ -1,27 +1,15 @@
-"""One JSON log line per request and per webhook event, and Prometheus metrics.
-
-Log lines carry a request id, the operation, a hash of the user id (never the id,
-token, email or card data), the duration, store and Stripe call counts, and the
-outcome. /metrics serves the counters below in Prometheus' text format: open in development,
-in production only to a bearer token (METRICS_TOKEN), else not at all. Under several
-workers (PROMETHEUS_MULTIPROC_DIR set, as `gateway serve --workers N` does), every worker
-writes its counts to that directory and /metrics adds them all up."""
+"""What the gateway counts and logs, for every layer: Prometheus counters and one JSON
+record per event. It imports nothing of ours, so commerce, the store, jobs and the HTTP edge
+all count and log here; web/observability.py serves the counters at /metrics."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import hmac
 import logging
-import os
 import re
-import tempfile
-from typing import Any, Iterator
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.requests import Request
-from starlette.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 access_log = logging.getLogger("gateway.access")
 OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -69,40 +57,3 @@ def log_line(kind: str, **fields: Any) -> None:
     make logging refuse the record."""
     fields.pop("requestId", None)
     access_log.info(kind, extra={"kind": kind, **fields})
-
-
-async def metrics(request: Request) -> Response:
-    settings = request.app.state.settings
-    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    if token is None and settings.production:
-        return Response("Not Found", status_code=404)  # set METRICS_TOKEN to scrape in production
-    if token is not None:
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return Response("Unauthorized", status_code=401, headers={"www-authenticate": "Bearer"})
-    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
-
-
-def _registry() -> CollectorRegistry:
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
-    from prometheus_client import multiprocess
-
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    return registry
-
-
-@contextlib.contextmanager
-def shared_metrics() -> Iterator[None]:
-    """For several worker processes: a fresh PROMETHEUS_MULTIPROC_DIR they all write to
-    (kept if the operator set one), so /metrics answers for all of them, not one."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        yield
-        return
-    with tempfile.TemporaryDirectory(prefix="gateway-metrics-") as directory:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-        try:
-            yield
-        finally:
-            del os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -1,0 +1,1 @@
+"""Jobs: reconciliation against Stripe (sync-orders) and dead-letter replay."""

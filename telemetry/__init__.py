@@ -1,0 +1,1 @@
+"""What every layer counts and logs; imports nothing of ours."""
