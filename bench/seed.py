@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
-from commerce.orders import listing_key, order_number
+from commerce.orders import order_number
 from store import keys
 from store.base import Store
+from store.records import Order
 
 CATALOG = [("N-RED", "Red Necklace", 3000), ("N-ORG", "Orange Necklace", 3000),
            ("E-MAG-SIL", "Magnetic Earrings, silver", 2500), ("B-GLD", "Gold Bracelet", 4200),
@@ -78,7 +79,7 @@ async def seed(store: Store, users: dict[str, int], *, keep_for_peer: set[str]) 
         orders.sort(key=lambda o: o["createdAt"], reverse=True)
         writes = [profile]
         for order in orders:
-            listing = listing_key(order)
+            listing = Order.from_item(order).listing_key
             writes += [order, {**order, keys.PK: listing.pk, keys.SK: listing.sk}]
         await asyncio.gather(*(put(item) for item in writes))
         seeded.order_ids[user_id] = [o["orderId"] for o in orders]

@@ -68,7 +68,7 @@ async def record(store, seeded: list[dict]) -> None:
         async with limit:
             await store.put(session_record(
                 s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None, owner=checkout_owner(s["userId"], None),
-                expected=expected_charge("USD", s["amount"], [(s["amount"], 1)]), now=now_epoch()))
+                expected=expected_charge("USD", s["amount"], [(s["amount"], 1)]), now=now_epoch()).to_item())
     await asyncio.gather(*(one(s) for s in seeded))
 
 

@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 from commerce.catalog import Catalog, Product
 from commerce.payments import Payments
 from store import Store, keys
+from store.records import CatalogPrice, CatalogPrices, get_record, put_record
 
-
-@dataclass(frozen=True, slots=True)
-class StripePrice:
-    product_id: str
-    price_id: str
-    unit_amount: int
-    currency: str  # upper-case, as in the catalog
-    tax_behavior: str | None = None  # exclusive | inclusive; None in maps saved before it was kept
+StripePrice = CatalogPrice  # a SKU's Stripe product and price, as saved (SYSTEM / STRIPE_CATALOG)
 
 
 @dataclass
@@ -102,17 +96,9 @@ def _product_params(product: Product) -> dict:
 
 
 async def save_catalog_map(store: Store, mapping: CatalogMap) -> None:
-    key = keys.STRIPE_CATALOG
-    await store.put({
-        keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "StripeCatalog",
-        "prices": {sku: {"product": p.product_id, "price": p.price_id, "unitAmount": p.unit_amount,
-                         "currency": p.currency, "taxBehavior": p.tax_behavior} for sku, p in mapping.items()},
-    })
+    await put_record(store, CatalogPrices(mapping))
 
 
 async def load_catalog_map(store: Store) -> CatalogMap:
-    item = await store.get(keys.STRIPE_CATALOG)
-    if item is None:
-        return {}
-    return {sku: StripePrice(v["product"], v["price"], v["unitAmount"], v["currency"], v.get("taxBehavior"))
-            for sku, v in item.get("prices", {}).items()}
+    saved = await get_record(store, CatalogPrices, keys.STRIPE_CATALOG)
+    return dict(saved.prices) if saved is not None else {}

@@ -35,6 +35,9 @@ from commerce.errors import ErrorCode
 from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected
 from settings import ShippingRate
 from store import Store, keys
+from store.records import (
+    CheckoutRecord, ExpectedCharge, Profile, QuoteClaim, QuoteSession, get_record, put_record,
+)
 
 MAX_SESSION_LIFETIME = 24 * 3600
 MIN_SESSION_LIFETIME = 30 * 60  # Stripe's window for expires_at, from the session's creation
@@ -104,17 +107,17 @@ async def checkout_for_quote(
         if quote.expired(now):
             raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
         claim = await _claim(store, quote, owner)
-    if claim["owner"] != owner:
+    if claim.owner != owner:
         raise QuoteRejected(ErrorCode.QUOTE_IN_USE, IN_USE)
     generation = 0
     if records:
         latest = records[0]
-        session = await payments.retrieve_session(latest["stripeSessionId"], expand=["payment_intent"])
+        session = await payments.retrieve_session(latest.session_id, expand=["payment_intent"])
         if session is not None and (session.status == "open" or
                                     (session.status == "complete" and not payment_failed(session))):
             return session_view(session)
         # expired, or its delayed payment failed: a new session while the quote is valid
-        generation = latest["generation"] + 1
+        generation = latest.generation + 1
     if quote.expired(now):
         raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
     customer = await ensure_customer(store, payments, user_id, user_email, now) if user_id else None
@@ -154,37 +157,36 @@ def payment_failed(session: Any) -> bool:
             and not isinstance(intent, str) and intent.status in ("requires_payment_method", "canceled"))
 
 
-async def quote_checkouts(store: Store, signature: str) -> tuple[dict | None, list[dict]]:
+async def quote_checkouts(store: Store, signature: str) -> tuple[QuoteClaim | None, list[QuoteSession]]:
     """The quote's claim and its session records (latest generation first), in one query."""
     page = await store.query(keys.quote(signature).pk, limit=100)
-    claim_sk = keys.quote_claim(signature).sk
-    claim = next((item for item in page.items if item[keys.SK] == claim_sk), None)
-    records = [item for item in page.items if item[keys.SK].startswith(keys.SESSION_PREFIX)]
-    return claim, sorted(records, key=lambda item: item["generation"], reverse=True)
+    claim_key = keys.quote_claim(signature)
+    claim = next((QuoteClaim.from_item(item) for item in page.items if keys.key_of(item) == claim_key), None)
+    records = [QuoteSession.from_item(item) for item in page.items
+               if keys.key_of(item).sk.startswith(keys.SESSION_PREFIX)]
+    return claim, sorted(records, key=lambda record: record.generation, reverse=True)
 
 
-async def quote_sessions(store: Store, signature: str) -> list[dict]:
+async def quote_sessions(store: Store, signature: str) -> list[QuoteSession]:
     """The quote's session records, latest generation first."""
     return (await quote_checkouts(store, signature))[1]
 
 
-async def _claim(store: Store, quote: Quote, owner: str) -> dict:
+async def _claim(store: Store, quote: Quote, owner: str) -> QuoteClaim:
     """The quote's claim: ours if no one has one, else the first claimant's."""
-    key = keys.quote_claim(quote.signature)
-    item = {keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "QuoteClaim", "owner": owner,
-            keys.EXPIRES_AT: quote.valid_until + EXPIRED_QUOTE_KEPT_SECONDS}
-    if await store.put(item, if_absent=True):
-        return item
-    return await store.get(key) or item
+    claim = QuoteClaim(quote.signature, owner, quote.valid_until + EXPIRED_QUOTE_KEPT_SECONDS)
+    if await put_record(store, claim, if_absent=True):
+        return claim
+    return await get_record(store, QuoteClaim, claim.key) or claim
 
 
 async def _winners_session(store: Store, payments: Payments, signature: str, generation: int) -> SessionView:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WINNER_WAIT_SECONDS
     while True:
-        records = [r for r in await quote_sessions(store, signature) if r["generation"] == generation]
+        records = [r for r in await quote_sessions(store, signature) if r.generation == generation]
         if records:
-            session = await payments.retrieve_session(records[0]["stripeSessionId"])
+            session = await payments.retrieve_session(records[0].session_id)
             if session is not None:
                 return session_view(session)
         if loop.time() >= deadline:
@@ -194,17 +196,13 @@ async def _winners_session(store: Store, payments: Payments, signature: str, gen
 
 
 def session_record(session_id: str, quote_signature: str, *, user_id: str | None,
-                   guest_email: str | None, owner: str, expected: dict[str, Any], now: int) -> dict[str, Any]:
+                   guest_email: str | None, owner: str, expected: ExpectedCharge, now: int) -> CheckoutRecord:
     """SESSION#{id}: the proof this gateway made the session, whose order it is (never the
     session's metadata) and what it must charge (`commerce.orders.expected_charge`).
     commerce.orders makes orders only from sessions with this record."""
-    pointer = keys.session_pointer(session_id)
-    return {
-        keys.PK: pointer.pk, keys.SK: pointer.sk, keys.ENTITY: "SessionPointer",
-        "quoteSignature": quote_signature, "stripeSessionId": session_id, "userId": user_id,
-        "guestEmail": keys.guest_email(guest_email) if guest_email and not user_id else None,
-        "owner": owner, "expected": expected, "createdAt": now,
-    }
+    return CheckoutRecord(
+        session_id, quote_signature, user_id or None,
+        keys.guest_email(guest_email) if guest_email and not user_id else None, owner, expected, now)
 
 
 def session_params(
@@ -283,9 +281,9 @@ async def ensure_customer(
 ) -> str:
     """The user's Stripe customer id: created once, kept on the profile, reused; made
     anew `replacing` one that Stripe no longer knows."""
-    profile = await store.get(keys.profile(user_id))
-    if profile and profile.get(keys.CUSTOMER_ID) and profile[keys.CUSTOMER_ID] != replacing:
-        return profile[keys.CUSTOMER_ID]
+    profile = await get_record(store, Profile, keys.profile(user_id))
+    if profile and profile.customer_id and profile.customer_id != replacing:
+        return profile.customer_id
     params: dict[str, Any] = {"metadata": {"userId": user_id, "source": SOURCE}}
     if email:
         params["email"] = email
@@ -312,11 +310,7 @@ async def _record(store: Store, quote: Quote, session: Any, generation: int, use
     expected = expected_charge(quote.cart.currency, quote.cart.total,
                                [(line.unit_price, line.quantity) for line in quote.cart.lines],
                                saving=quote.cart.discount)
-    await store.put(session_record(session.id, quote.signature, user_id=user_id, guest_email=guest_email,
-                                   owner=owner, expected=expected, now=now))
-    record = keys.quote_session(quote.signature, session.id)
-    await store.put({
-        keys.PK: record.pk, keys.SK: record.sk, keys.ENTITY: "CheckoutSession",
-        "stripeSessionId": session.id, "status": session.status, "checkoutUrl": session.url,
-        "generation": generation, "sessionExpiresAt": session.expires_at, "createdAt": now,
-    })
+    await put_record(store, session_record(session.id, quote.signature, user_id=user_id, guest_email=guest_email,
+                                           owner=owner, expected=expected, now=now))
+    await put_record(store, QuoteSession(quote.signature, session.id, session.status, session.url, generation,
+                                         session.expires_at, now))

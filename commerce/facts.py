@@ -35,79 +35,16 @@ from the same charge, which lists every refund and dispute it has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-# Later statuses rank higher; a refund can fail even after it succeeded.
-REFUND_RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "canceled": 2, "failed": 2}
-COUNTED_REFUNDS = frozenset({"pending", "requires_action", "succeeded"})
-DISPUTE_RANK = {"warning_needs_response": 0, "warning_under_review": 1, "needs_response": 2,
-                "under_review": 3, "warning_closed": 4, "prevented": 5, "won": 6, "lost": 7}
-DISPUTE_STATE = {"warning_needs_response": "inquiry", "warning_under_review": "inquiry",
-                 "needs_response": "open", "under_review": "open",
-                 "won": "won", "warning_closed": "won", "prevented": "won", "lost": "lost"}
-# Summaries of orders written before disputes were kept by id.
-LEGACY_DISPUTE_RANK = {"none": 0, "open": 1, "won": 2, "lost": 2}
+# The value type and Stripe's status tables are stored on the order, so they live with the
+# records (store/records/facts.py); what follows from them is here.
+from store.records.facts import (
+    COUNTED_REFUNDS, DISPUTE_RANK, DISPUTE_STATE, LEGACY_DISPUTE_RANK, REFUND_RANK, Facts, Movement,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class Movement:
-    """A refund or a dispute: its amount (minor units) and its Stripe status."""
-    amount: int
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    paid: bool = False
-    payment_failed: bool = False
-    refunds: Mapping[str, Movement] = field(default_factory=dict)
-    disputes: Mapping[str, Movement] = field(default_factory=dict)
-    legacy_refunded: int = 0
-    legacy_dispute: str = "none"
-
-    def merge(self, other: Facts) -> Facts:
-        legacy_dispute = max(self.legacy_dispute, other.legacy_dispute, key=LEGACY_DISPUTE_RANK.__getitem__)
-        return Facts(self.paid or other.paid, self.payment_failed or other.payment_failed,
-                     _later(self.refunds, other.refunds, REFUND_RANK),
-                     _later(self.disputes, other.disputes, DISPUTE_RANK),
-                     max(self.legacy_refunded, other.legacy_refunded), legacy_dispute)
-
-    @property
-    def refunded(self) -> int:
-        if not self.refunds:
-            return self.legacy_refunded
-        return sum(r.amount for r in self.refunds.values() if r.status in COUNTED_REFUNDS)
-
-    @property
-    def charged_back(self) -> int:
-        return sum(d.amount for d in self.disputes.values() if d.status == "lost")
-
-    @property
-    def dispute(self) -> str:
-        """none, open (an inquiry included), won or lost: the summary of every dispute."""
-        if not self.disputes:
-            return self.legacy_dispute
-        states = {DISPUTE_STATE[d.status] for d in self.disputes.values()}
-        for state in ("open", "inquiry", "lost", "won"):
-            if state in states:
-                return "open" if state == "inquiry" else state
-        return "none"
-
-
-def _later(mine: Mapping[str, Movement], theirs: Mapping[str, Movement],
-           rank: Mapping[str, int]) -> Mapping[str, Movement]:
-    if not theirs:
-        return mine
-    def later(m: Movement) -> tuple[int, str, int]:  # a total order: merging is commutative
-        return rank[m.status], m.status, m.amount
-
-    merged = dict(mine)
-    for key, movement in theirs.items():
-        current = merged.get(key)
-        if current is None or later(movement) > later(current):
-            merged[key] = movement
-    return merged
+__all__ = ["COUNTED_REFUNDS", "DISPUTE_RANK", "DISPUTE_STATE", "LEGACY_DISPUTE_RANK", "REFUND_RANK", "Facts",
+           "Movement", "dispute_movement", "facts_from_charge", "refund_movement", "status_of"]
 
 
 def status_of(facts: Facts, total: int, *, review: bool = False) -> str:
@@ -155,34 +92,3 @@ def facts_from_charge(charge: Mapping[str, Any], *, refunds: list[Mapping[str, A
 
 def _amount(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-# ---- the stored form --------------------------------------------------------------
-
-def facts_of(order: Mapping[str, Any]) -> Facts:
-    f = order.get("facts") or {}
-    refunds = _movements(f.get("refunds"), REFUND_RANK)
-    disputes = _movements(f.get("disputes"), DISPUTE_RANK)
-    legacy_dispute = f.get("dispute", "none")
-    if legacy_dispute not in LEGACY_DISPUTE_RANK:  # a Stripe status, written by hand or elsewhere
-        state = DISPUTE_STATE.get(legacy_dispute, "none")
-        legacy_dispute = "open" if state == "inquiry" else state
-    return Facts(f.get("paid", False), f.get("paymentFailed", False), refunds, disputes,
-                 0 if refunds else int(f.get("refunded", 0)), legacy_dispute if not disputes else "none")
-
-
-def _movements(raw: Any, rank: Mapping[str, int]) -> dict[str, Movement]:
-    if not isinstance(raw, Mapping):
-        return {}
-    return {key: Movement(int(value["amount"]), value["status"]) for key, value in raw.items()
-            if isinstance(value, Mapping) and value.get("status") in rank}
-
-
-def facts_item(facts: Facts) -> dict[str, Any]:
-    item: dict[str, Any] = {"paid": facts.paid, "paymentFailed": facts.payment_failed,
-                            "refunded": facts.refunded, "dispute": facts.dispute}
-    if facts.refunds:
-        item["refunds"] = {k: {"amount": m.amount, "status": m.status} for k, m in sorted(facts.refunds.items())}
-    if facts.disputes:
-        item["disputes"] = {k: {"amount": m.amount, "status": m.status} for k, m in sorted(facts.disputes.items())}
-    return item

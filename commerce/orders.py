@@ -26,16 +26,20 @@ Stripe) and then applies.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import Any
 
-import logging
-
-from commerce.facts import Facts, facts_item, facts_of, status_of
+from commerce.facts import Facts, status_of
 from commerce.payments import SESSION_ID, SOURCE, Payments
-from commerce.stored_orders import STATUSES, read_order
 from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
-from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
+from store.base import MAX_VERSION_RETRIES, now_epoch
+from store.records import (
+    CheckoutRecord, ExpectedCharge, Order, OrderLine, PaymentPointer, QuoteRecord, ShippingAddress, get_record,
+    put_record, record_of, update_record, version_at,
+)
+from store.records.profiles import GUEST_ORDERS
 
 log = logging.getLogger("gateway.orders")
 # A session retrieved with this expansion carries its line items (Stripe includes up to
@@ -43,9 +47,17 @@ log = logging.getLogger("gateway.orders")
 LINE_ITEMS_EXPANDED = "line_items.data.price.product"
 
 
-def order_status(order: dict[str, Any], facts: Facts) -> str:
+def order_status(order: Order, facts: Facts) -> str:
     """The status a stored order should have with these facts."""
-    return status_of(facts, order["total"], review=bool(order.get("review")))
+    return status_of(facts, order.total, review=order.review)
+
+
+def shown(order: Order) -> Order:
+    """The order as shoppers see it: a status set by hand (not one of ours, such as SHIPPED)
+    shows as what its facts say. For showing only: the stored status stays as it is."""
+    if not order.set_by_hand:
+        return order
+    return replace(order, status=order_status(order, order.facts))
 
 
 def metadata_value(stripe_object: Any, name: str) -> str | None:
@@ -66,7 +78,7 @@ def order_number(order_id: str) -> str:
 async def order_from_session(
     store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None,
     session: Any = None,
-) -> dict[str, Any] | None:
+) -> Order | None:
     """The order for a checkout session (made now if need be), with any extra facts
     merged in; None when the session is not one this gateway made, or not completed.
     A caller that has just fetched the session from Stripe may pass it."""
@@ -75,14 +87,14 @@ async def order_from_session(
     order_key, record_key = keys.order_pointer(session_id), keys.session_pointer(session_id)
     found = await store.batch_get([order_key, record_key])  # one read: the order and the record
     return await order_from_recorded_session(
-        store, payments, session_id, existing=found.get(order_key), record=found.get(record_key),
-        facts=facts, session=session)
+        store, payments, session_id, existing=record_of(found, order_key, Order),
+        record=record_of(found, record_key, CheckoutRecord), facts=facts, session=session)
 
 
 async def order_from_recorded_session(
-    store: Store, payments: Payments, session_id: str, *, existing: dict[str, Any] | None,
-    record: dict[str, Any] | None, facts: Facts | None = None, session: Any = None,
-) -> dict[str, Any] | None:
+    store: Store, payments: Payments, session_id: str, *, existing: Order | None,
+    record: CheckoutRecord | None, facts: Facts | None = None, session: Any = None,
+) -> Order | None:
     """order_from_session for a caller that has read the order and the session record."""
     if existing is None and record is None:
         return None  # not a session this gateway made: nothing to fetch
@@ -105,138 +117,125 @@ async def order_from_recorded_session(
     return await apply_facts(store, order, seen.merge(facts or Facts()))
 
 
-async def find_order(store: Store, order_id: str) -> dict[str, Any] | None:
-    return await store.get(keys.order_pointer(order_id))
+async def find_order(store: Store, order_id: str) -> Order | None:
+    """The order by id; Unreadable goes up for an item that cannot be read."""
+    return await get_record(store, Order, keys.order_pointer(order_id))
 
 
-async def apply_facts(store: Store, order: dict[str, Any], facts: Facts) -> dict[str, Any]:
-    """Merge facts into the stored order (a versioned write, redone on conflict)."""
-    def change(current: dict[str, Any]) -> dict[str, Any] | None:
-        seen = read_order(current)  # Unreadable goes up: a person must look at this item
-        merged = facts_of(seen).merge(facts)
-        status = order_status(seen, merged)
-        by_hand = current.get("status") not in STATUSES  # kept: only facts are ours to change
-        if merged == facts_of(seen) and (by_hand or current.get("status") == status):
+async def apply_facts(store: Store, order: Order, facts: Facts) -> Order:
+    """Merge facts into the stored order (a versioned write, redone on conflict). An item
+    re-read on conflict that cannot be read raises Unreadable: a person must look at it."""
+    def change(current: Order) -> Order | None:
+        merged = current.facts.merge(facts)
+        status = order_status(current, merged)
+        by_hand = current.set_by_hand  # kept: only facts are ours to change
+        if merged == current.facts and (by_hand or current.status == status):
             return None  # also repairs a status that disagrees with its facts
-        return {**current, "facts": facts_item(merged), "refunded": merged.refunded,
-                "chargedBack": merged.charged_back, "status": current.get("status") if by_hand else status}
+        return replace(current, facts=merged, refunded=merged.refunded, charged_back=merged.charged_back,
+                       status=current.status if by_hand else status)
 
-    updated = await update_versioned(store, order, change)
+    updated = await update_record(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind
     return updated
 
 
-async def apply_owner(store: Store, order: dict[str, Any], user_id: str) -> dict[str, Any]:
+async def apply_owner(store: Store, order: Order, user_id: str) -> Order:
     """Give a guest order to a signed-in user, and list it under them."""
-    updated = await update_versioned(store, order, lambda current: (
-        {**current, "userId": user_id, "guest": False, "guestEmail": guest_email_of(current)}
-        if current.get("guest") else None))
+    updated = await update_record(store, order, lambda current: (
+        replace(current, user_id=user_id, guest=False, guest_email=current.filed_email)
+        if current.guest else None))
     await project(store, updated)
     return updated
 
 
-async def project(store: Store, order: dict[str, Any], *, fresh: bool = False) -> None:
+async def project(store: Store, order: Order, *, fresh: bool = False) -> None:
     """Copy the order to its owner's list (USER#{userId} / ORDER#{created}#{id}, the
     layout the shop's table already has). Only ever moves a copy to a newer version.
     For an order just made (`fresh`), try writing the copy before reading it."""
-    key = listing_key(order)
-    listing = {**order, keys.PK: key.pk, keys.SK: key.sk}
+    key = order.listing_key
+    listing = order.to_item(key)
     if fresh and await store.put(listing, if_absent=True):
         await _count_guest_order(store, order)
         return
     for _ in range(MAX_VERSION_RETRIES):
-        current = await store.get(key)
+        current = await version_at(store, key)
         if current is None:
             if await store.put(listing, if_absent=True):
                 await _count_guest_order(store, order)
                 return
-        elif current.get(keys.VERSION, 0) >= order[keys.VERSION]:
+        elif current >= order.version:
             return
-        elif await store.put(listing, if_version=current.get(keys.VERSION, 0)):
+        elif await store.put(listing, if_version=current):
             return
-    raise RuntimeError(f"order {order['orderId']}: listing copy kept changing")
+    raise RuntimeError(f"order {order.order_id}: listing copy kept changing")
 
 
 GUEST_COUNTER_SECONDS = 10 * 365 * 86400
 
 
-async def _count_guest_order(store: Store, order: dict[str, Any]) -> None:
+async def _count_guest_order(store: Store, order: Order) -> None:
     """A guest order newly listed: the next sign-in with its verified email claims it."""
-    if order.get("guest"):
-        await store.add(keys.guest_unclaimed(guest_email_of(order)), "orders", 1,
+    if order.guest:
+        await store.add(keys.guest_unclaimed(order.filed_email), GUEST_ORDERS, 1,
                         expires_at=now_epoch() + GUEST_COUNTER_SECONDS)
 
 
-def listing_key(order: dict[str, Any]) -> keys.Key:
-    """USER#{userId} for a signed-in shopper's order, GUEST#{email} for a guest's."""
-    if order.get("guest"):
-        return keys.guest_order(guest_email_of(order), order["createdAt"], order["orderId"])
-    return keys.order(order["userId"], order["createdAt"], order["orderId"])
-
-
-def guest_email_of(order: dict[str, Any]) -> str:
-    """The email a guest order is filed under (earlier versions kept it as the userId)."""
-    return order.get("guestEmail") or order["userId"]
-
-
 async def _new_order(store: Store, payments: Payments, session: dict[str, Any], facts: Facts,
-                     record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+                     record: CheckoutRecord) -> tuple[Order, bool]:
     """The order written now (then True), or the one a concurrent caller wrote first."""
     order = await build_order(payments, session, facts, record=record)
     problem = await _mismatch(store, session, order, record)
     if problem is not None:
-        order = {**order, "review": True, "reviewReason": problem, "status": "NEEDS_REVIEW"}
+        order = replace(order, review=True, review_reason=problem, status="NEEDS_REVIEW")
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
-    if not await store.put(order, if_absent=True):
+    if not await put_record(store, order, if_absent=True):
         stored = await find_order(store, session["id"])
         assert stored is not None
         return stored, False
     if problem is not None:
         ORDERS_NEEDING_REVIEW.inc()
         log.warning("order %s needs review: %s", session["id"], problem)
-        log_line("order_review", orderId=session["id"], reason=problem, total=order["total"],
-                 currency=order["currency"])
-    if order["stripePaymentIntentId"]:
-        payment = keys.payment_pointer(order["stripePaymentIntentId"])
-        await store.put({keys.PK: payment.pk, keys.SK: payment.sk, keys.ENTITY: "PaymentPointer",
-                         "orderId": session["id"]}, if_absent=True)
+        log_line("order_review", orderId=session["id"], reason=problem, total=order.total,
+                 currency=order.currency)
+    if order.stripe_payment_intent_id:
+        await put_record(store, PaymentPointer(order.stripe_payment_intent_id, session["id"]), if_absent=True)
     await project(store, order, fresh=True)
     return order, True
 
 
-async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any],
-                    record: dict[str, Any]) -> str | None:
+async def _mismatch(store: Store, session: dict[str, Any], order: Order,
+                    record: CheckoutRecord) -> str | None:
     """Why the session does not charge what its quote says; None when it does."""
-    expected = record.get("expected")
+    expected = record.expected
     if expected is None:  # a record from an earlier version: compare with the quote itself
-        quote = await store.get(keys.quote(record["quoteSignature"])) if record.get("quoteSignature") else None
+        quote = await get_record(store, QuoteRecord, keys.quote(record.quote_signature)) \
+            if record.quote_signature else None
         if quote is None:
             return "the quote is gone, so the amounts cannot be checked"
-        expected = expected_charge(quote["currency"], quote["pricingSummary"]["total"],
-                                   [(line["unitPrice"], line["quantity"]) for line in quote["items"]])
-    if session.get("amount_subtotal") != expected["subtotal"] or order["currency"] != expected["currency"]:
-        return (f"charges {session.get('amount_subtotal')} {order['currency']}, the quote "
-                f"{expected['subtotal']} {expected['currency']}")
-    charged = sorted([line["unitPrice"], line["quantity"]] for line in order["items"])
-    if charged != sorted([list(line) for line in expected["lines"]]):
+        expected = expected_charge(quote.currency, quote.total,
+                                   [(line.unit_price, line.quantity) for line in quote.lines])
+    if session.get("amount_subtotal") != expected.subtotal or order.currency != expected.currency:
+        return (f"charges {session.get('amount_subtotal')} {order.currency}, the quote "
+                f"{expected.subtotal} {expected.currency}")
+    charged = sorted((line.unit_price, line.quantity) for line in order.items)
+    if charged != sorted(expected.lines):
         return "the line items differ from the quote's"
     metadata_quote = metadata_value(session, "quoteSignature")
-    if record.get("quoteSignature") and metadata_quote != record["quoteSignature"]:
+    if record.quote_signature and metadata_quote != record.quote_signature:
         return "the session names another quote"
     return None
 
 
 def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]], *,
-                    saving: int = 0) -> dict[str, Any]:
+                    saving: int = 0) -> ExpectedCharge:
     """What a session made from a quote must charge, and the bundle saving its prices
     already hold: kept on its SESSION# record."""
-    return {"currency": currency.upper(), "subtotal": subtotal,
-            "lines": [[unit, quantity] for unit, quantity in lines], "saving": saving}
+    return ExpectedCharge(currency.upper(), subtotal, tuple((unit, quantity) for unit, quantity in lines), saving)
 
 
 async def build_order(payments: Payments, session: Any, facts: Facts, *,
-                      record: dict[str, Any]) -> dict[str, Any]:
+                      record: CheckoutRecord) -> Order:
     """The order a session makes; its owner comes from the gateway's SESSION# record.
     `session` is Stripe's JSON (a dict, or the SDK's StripeObject, which is one); its line
     items are listed unless they came with it."""
@@ -247,52 +246,44 @@ async def build_order(payments: Payments, session: Any, facts: Facts, *,
         lines = await payments.session_line_items_data(session_id)
     details = session.get("customer_details") or {}
     email = details.get("email") or session.get("customer_email")
-    signed_in = record.get("userId")  # never metadata: anyone with the Stripe account writes that
-    guest = None if signed_in else keys.guest_email(email or record.get("guestEmail") or f"session:{session_id}")
+    signed_in = record.user_id  # never metadata: anyone with the Stripe account writes that
+    guest = None if signed_in else keys.guest_email(email or record.guest_email or f"session:{session_id}")
     totals = session.get("total_details") or {}
     # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
     # the order shows it as the quote did (subtotal at list prices, the saving as discount).
-    saving = (record.get("expected") or {}).get("saving", 0)
-    key = keys.order_pointer(session_id)
-    now = now_epoch()
-    customer = _id_of(session.get("customer"))
-    return {
-        keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
-        "orderId": session_id, "orderNumber": order_number(session_id),
-        "userId": signed_in, "guest": signed_in is None,
-        **({"guestEmail": guest} if guest else {}),
-        "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
-        "items": [_order_line(item) for item in lines["data"]],
-        "currency": session["currency"].upper(),
-        "subtotal": session["amount_subtotal"] + saving, "discount": (totals.get("amount_discount") or 0) + saving,
-        "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
-        "total": session["amount_total"], "refunded": facts.refunded, "chargedBack": facts.charged_back,
-        "email": email, "shippingAddress": _shipping_address(session),
-        "stripeSessionId": session_id, "stripePaymentIntentId": _id_of(session.get("payment_intent")),
-        "quoteSignature": metadata_value(session, "quoteSignature"),
-        "createdAt": session["created"], "updatedAt": now, keys.VERSION: 1,
-        # a key of the stripeCustomerId-index: present as a string or not at all
-        **({keys.CUSTOMER_ID: customer} if customer else {}),
-    }
+    saving = record.expected.saving if record.expected else 0
+    return Order(
+        order_id=session_id, order_number=order_number(session_id),
+        user_id=signed_in, guest=signed_in is None, guest_email=guest,
+        status=status_of(facts, session["amount_total"]), facts=facts,
+        items=tuple(_order_line(item) for item in lines["data"]),
+        currency=session["currency"].upper(),
+        subtotal=session["amount_subtotal"] + saving, discount=(totals.get("amount_discount") or 0) + saving,
+        shipping=totals.get("amount_shipping") or 0, tax=totals.get("amount_tax") or 0,
+        total=session["amount_total"], refunded=facts.refunded, charged_back=facts.charged_back,
+        email=email, shipping_address=_shipping_address(session),
+        stripe_session_id=session_id, stripe_payment_intent_id=_id_of(session.get("payment_intent")),
+        quote_signature=metadata_value(session, "quoteSignature"),
+        created_at=session["created"], updated_at=now_epoch(), version=1,
+        customer_id=_id_of(session.get("customer")) or None,
+    )
 
 
-def _order_line(item: Any) -> dict[str, Any]:
+def _order_line(item: Any) -> OrderLine:
     price = item["price"]
     product = price["product"] if not isinstance(price["product"], str) else None
     sku = price.get("lookup_key") or (metadata_value(product, "sku") if product is not None else None)
-    return {"sku": sku, "name": item.get("description"), "quantity": item["quantity"],
-            "unitPrice": price["unit_amount"], "total": item["amount_subtotal"]}
+    return OrderLine(sku, item.get("description"), item["quantity"], price["unit_amount"], item["amount_subtotal"])
 
 
-def _shipping_address(session: Any) -> dict[str, Any] | None:
+def _shipping_address(session: Any) -> ShippingAddress | None:
     collected = session.get("collected_information") or {}
     shipping = collected.get("shipping_details")
     if shipping is None:
         return None
     address = shipping.get("address") or {}
-    fields = {"line1": "line1", "line2": "line2", "city": "city", "state": "state",
-              "postal_code": "postalCode", "country": "country"}
-    return {"name": shipping.get("name"), **{ours: address.get(theirs) for theirs, ours in fields.items()}}
+    return ShippingAddress(shipping.get("name"), address.get("line1"), address.get("line2"), address.get("city"),
+                           address.get("state"), address.get("postal_code"), address.get("country"))
 
 
 def _id_of(value: Any) -> str | None:

@@ -5,14 +5,15 @@ email is verified."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from commerce.countries import ISO_COUNTRIES
 from commerce.errors import ErrorCode, Problem
-from commerce.orders import apply_owner, find_order, guest_email_of
+from commerce.orders import apply_owner, find_order
 from store import Store, keys
-from store.base import now_epoch, update_versioned
+from store.base import now_epoch
+from store.records import Profile, Unreadable, get_record, put_record, readable, unreadable, update_record
 
 ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "state": 100, "postalCode": 20}
 POSTAL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")
@@ -27,47 +28,43 @@ class Claims:
     email_verified: bool
 
 
-async def profile_for(store: Store, claims: Claims, *, existing: dict | None,
-                      guest_orders: int = 0) -> dict[str, Any]:
+async def profile_for(store: Store, claims: Claims, *, existing: Profile | None,
+                      guest_orders: int = 0) -> Profile:
     """The stored profile, made from the token's claims when there is none yet. Guest
     orders under the verified email are claimed the first time it is seen, and again
     whenever more have been filed since (`guest_orders`, the count kept under the email)."""
     profile = existing
     if profile is None:
         profile = new_profile(claims)
-        if not await store.put(profile, if_absent=True):
-            profile = await store.get(keys.profile(claims.user_id)) or profile
+        if not await put_record(store, profile, if_absent=True):
+            profile = await get_record(store, Profile, profile.key) or profile
     if claims.email_verified and claims.email:
         email = _email_key(claims.email)
-        claimed = profile.get("guestClaimed", {}).get(email, 0)
-        if email not in profile.get("guestClaims", []) or guest_orders > claimed:
+        claimed = profile.guest_claimed.get(email, 0)
+        if email not in profile.guest_claims or guest_orders > claimed:
             profile = await claim_guest_orders(store, claims, profile, counted=guest_orders)
     return profile
 
 
-def new_profile(claims: Claims) -> dict[str, Any]:
-    key = keys.profile(claims.user_id)
+def new_profile(claims: Claims) -> Profile:
     now = now_epoch()
-    return {keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Profile", "userId": claims.user_id,
-            "email": claims.email, "displayName": None, "shippingAddress": None,
-            "guestClaims": [], "createdAt": now, "updatedAt": now, keys.VERSION: 1}
+    return Profile(user_id=claims.user_id, email=claims.email, display_name=None, shipping_address=None,
+                   guest_claims=(), guest_claimed={}, created_at=now, updated_at=now, version=1)
 
 
-async def link_customer(store: Store, claims: Claims, profile: dict[str, Any] | None,
-                        customer_id: str) -> dict[str, Any]:
+async def link_customer(store: Store, claims: Claims, profile: Profile | None, customer_id: str) -> Profile:
     """Keep the Stripe customer on the profile (made now if there is none yet)."""
     if profile is None:
-        made = {**new_profile(claims), keys.CUSTOMER_ID: customer_id}
-        if await store.put(made, if_absent=True):
+        made = replace(new_profile(claims), customer_id=customer_id)
+        if await put_record(store, made, if_absent=True):
             return made
-        profile = await store.get(keys.profile(claims.user_id))
+        profile = await get_record(store, Profile, made.key)
         assert profile is not None
-    return await update_versioned(store, profile, lambda p: (
-        None if p.get(keys.CUSTOMER_ID) == customer_id else {**p, keys.CUSTOMER_ID: customer_id}))
+    return await update_record(store, profile, lambda p: (
+        None if p.customer_id == customer_id else replace(p, customer_id=customer_id)))
 
 
-async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, Any], *,
-                             counted: int = 0) -> dict[str, Any]:
+async def claim_guest_orders(store: Store, claims: Claims, profile: Profile, *, counted: int = 0) -> Profile:
     """Attach orders placed as a guest under the (verified) email to this user: those in
     GUEST#{email}, and those earlier versions filed under USER#{email}. Safe to repeat and
     to interrupt: each order moves with a versioned write, then the profile records that
@@ -77,23 +74,28 @@ async def claim_guest_orders(store: Store, claims: Claims, profile: dict[str, An
         cursor = None
         while True:
             page = await store.query(partition, prefix=keys.ORDER_PREFIX, limit=100, cursor=cursor)
-            for listing in page.items:
-                if not listing.get("guest"):
+            for item in page.items:
+                listing = readable(item)  # an item that cannot be read is logged and stays
+                if listing is None or not listing.guest:
                     continue  # a user whose id is this email: their own orders stay theirs
-                order = await find_order(store, listing["orderId"])
-                if order is not None and order.get("guest"):
-                    if keys.guest_email(guest_email_of(order)) != email:
+                try:
+                    order = await find_order(store, listing.order_id)
+                except Unreadable as why:  # logged; the listing stays for a person to look at
+                    unreadable(item, str(why))
+                    continue
+                if order is not None and order.guest:
+                    if keys.guest_email(order.filed_email) != email:
                         continue
                     await apply_owner(store, order, claims.user_id)
-                await store.delete(keys.key_of(listing))  # moved now, or a stale copy of a moved one
+                await store.delete(keys.key_of(item))  # moved now, or a stale copy of a moved one
             if page.cursor is None:
                 break
             cursor = page.cursor
     # `counted` was read before the scan: an order filed meanwhile raises the count past it,
     # so the next sign-in claims it
-    return await update_versioned(store, profile, lambda p: {
-        **p, "guestClaims": sorted({*p.get("guestClaims", []), email}),
-        "guestClaimed": {**p.get("guestClaimed", {}), email: max(counted, p.get("guestClaimed", {}).get(email, 0))}})
+    return await update_record(store, profile, lambda p: replace(
+        p, guest_claims=tuple(sorted({*p.guest_claims, email})),
+        guest_claimed={**p.guest_claimed, email: max(counted, p.guest_claimed.get(email, 0))}))
 
 
 def _email_key(email: str) -> str:
@@ -131,6 +133,7 @@ def _check_text(field: tuple[str, ...], value: str, limit: int) -> list[Problem]
     return []
 
 
-async def update_profile(store: Store, profile: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply already-checked changes in one versioned write (all or nothing)."""
-    return await update_versioned(store, profile, lambda p: {**p, **changes})
+async def update_profile(store: Store, profile: Profile, changes: dict[str, Any]) -> Profile:
+    """Apply already-checked changes (`Profile` field names: display_name, shipping_address)
+    in one versioned write (all or nothing)."""
+    return await update_record(store, profile, lambda p: replace(p, **changes))

@@ -19,16 +19,14 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from typing import Any
-
-import orjson
-
+from dataclasses import dataclass, replace
 from commerce.errors import ErrorCode
 from commerce.pricing import PricedCart, PricedLine
 from store import Store, keys
+from store.records import QuoteLine, QuoteRecord, get_record, put_record
 
 EXPIRED_QUOTE_KEPT_SECONDS = 24 * 3600
+MISMATCH = "This quote does not match its signature."
 SIGNATURE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 bytes, base64url, unpadded
 
 
@@ -51,27 +49,19 @@ class Quote:
         return now >= self.valid_until
 
 
-def content(cart: PricedCart, created_at: int, valid_until: int, nonce: str) -> dict[str, Any]:
-    """What the signature covers: everything a checkout will charge from."""
-    return {
-        "v": 1,
-        "currency": cart.currency,
-        "items": [
-            {"sku": l.sku, "name": l.name, "quantity": l.quantity, "unitPrice": l.unit_price,
-             "listUnitPrice": l.list_unit_price, "total": l.total, "discount": l.discount}
-            for l in cart.lines
-        ],
-        "pricingSummary": {"subtotal": cart.subtotal, "discount": cart.discount,
-                           "total": cart.total, "currency": cart.currency},
-        "createdAt": created_at,
-        "validUntil": valid_until,
-        "nonce": nonce,
-    }
+def unsigned_record(cart: PricedCart, created_at: int, valid_until: int, nonce: str) -> QuoteRecord:
+    """The stored quote before signing; its `content` is what the signature covers:
+    everything a checkout will charge from."""
+    lines = tuple(QuoteLine(l.sku, l.name, l.quantity, l.unit_price, l.list_unit_price, l.total, l.discount)
+                  for l in cart.lines)
+    return QuoteRecord.unsigned(cart.currency, lines, cart.subtotal, cart.discount, cart.total,
+                                created_at=created_at, valid_until=valid_until, nonce=nonce,
+                                expires_at=valid_until + EXPIRED_QUOTE_KEPT_SECONDS)
 
 
-def sign(secret: str, body: dict[str, Any]) -> str:
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    mac = hmac.new(secret.encode(), canonical, hashlib.sha256).digest()
+def sign(secret: str, content: bytes) -> str:
+    """HMAC-SHA256 over the quote's canonical content (`QuoteRecord.content`)."""
+    mac = hmac.new(secret.encode(), content, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
@@ -80,31 +70,26 @@ async def create_quote(
 ) -> Quote:
     nonce = secrets.token_urlsafe(12)
     valid_until = now + ttl_minutes * 60
-    body = content(cart, now, valid_until, nonce)
-    signature = sign(secret, body)
-    key = keys.quote(signature)
-    item = {keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Quote", "signature": signature,
-            **body, keys.EXPIRES_AT: valid_until + EXPIRED_QUOTE_KEPT_SECONDS}
-    if not await store.put(item, if_absent=True):
+    unsigned = unsigned_record(cart, now, valid_until, nonce)
+    record = replace(unsigned, signature=sign(secret, unsigned.content))
+    if not await put_record(store, record, if_absent=True):
         raise RuntimeError("quote signature collision")  # needs a repeated 96-bit nonce
-    return Quote(signature, cart, now, valid_until, nonce)
+    return Quote(record.signature, cart, now, valid_until, nonce)
 
 
 async def load_quote(store: Store, secret: str, signature: str) -> Quote:
     """The stored quote, checked against its signature, expired or not."""
     if not isinstance(signature, str) or not SIGNATURE_PATTERN.match(signature):
         raise QuoteRejected(ErrorCode.QUOTE_INVALID, "This is not a quote signature.")
-    item = await store.get(keys.quote(signature))
-    if item is None:
-        raise QuoteRejected(ErrorCode.QUOTE_NOT_FOUND, "No quote has this signature.")
     try:
-        quote = _from_item(item)
-        genuine = hmac.compare_digest(sign(secret, _content_of(item)), signature)
-    except (KeyError, TypeError, ValueError):
-        genuine = False
-    if not genuine:
-        raise QuoteRejected(ErrorCode.QUOTE_INVALID, "This quote does not match its signature.")
-    return quote
+        record = await get_record(store, QuoteRecord, keys.quote(signature))
+    except (KeyError, TypeError, ValueError):  # not a whole quote: it was changed
+        raise QuoteRejected(ErrorCode.QUOTE_INVALID, MISMATCH) from None
+    if record is None:
+        raise QuoteRejected(ErrorCode.QUOTE_NOT_FOUND, "No quote has this signature.")
+    if not hmac.compare_digest(sign(secret, record.content), signature):
+        raise QuoteRejected(ErrorCode.QUOTE_INVALID, MISMATCH)
+    return quote_of(record)
 
 
 async def verify_quote(store: Store, secret: str, signature: str, *, now: int) -> Quote:
@@ -115,18 +100,8 @@ async def verify_quote(store: Store, secret: str, signature: str, *, now: int) -
     return quote
 
 
-def _content_of(item: dict[str, Any]) -> dict[str, Any]:
-    names = ("v", "currency", "items", "pricingSummary", "createdAt", "validUntil", "nonce")
-    return {name: item[name] for name in names}
-
-
-def _from_item(item: dict[str, Any]) -> Quote:
-    summary = item["pricingSummary"]
-    lines = tuple(
-        PricedLine(l["sku"], l["name"], l["quantity"], l["unitPrice"], l["listUnitPrice"],
-                   l["total"], l["discount"])
-        for l in item["items"]
-    )
-    cart = PricedCart(item["currency"], lines, summary["subtotal"], summary["discount"],
-                      summary["total"])
-    return Quote(item["signature"], cart, item["createdAt"], item["validUntil"], item["nonce"])
+def quote_of(record: QuoteRecord) -> Quote:
+    lines = tuple(PricedLine(l.sku, l.name, l.quantity, l.unit_price, l.list_unit_price, l.total, l.discount)
+                  for l in record.lines)
+    cart = PricedCart(record.currency, lines, record.subtotal, record.discount, record.total)
+    return Quote(record.signature, cart, record.created_at, record.valid_until, record.nonce)

@@ -19,16 +19,19 @@ Safe at any time, any number of times, and after a crash:
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Awaitable, Callable
 
 from commerce.checkout import payment_failed
-from commerce.facts import Facts, facts_from_charge, facts_of
+from commerce.facts import Facts, facts_from_charge
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
-from commerce.stored_orders import STATUSES, Unreadable, read_order, unreadable
 from commerce.payments import Payments
 from store import Store, keys
 from store.base import now_epoch
+from store.records import (
+    CheckoutRecord, Order, SyncCheckpoint, SyncLease, SyncRun, Unreadable, get_record, put_record, record_of,
+    unreadable,
+)
 from webhooks import receipts
 from webhooks.handlers import handle
 
@@ -84,21 +87,22 @@ async def sync_orders(
 
 async def _run(store: Store, payments: Payments, holder: str, since: int | None, dry_run: bool,
                on_page: Hook | None) -> SyncReport:
-    checkpoint = await store.get(keys.STRIPE_SYNC) or {}
+    checkpoint = await get_record(store, SyncCheckpoint, keys.STRIPE_SYNC) or SyncCheckpoint()
     now = now_epoch()
-    run = checkpoint.get("run") if since is None else None
+    run = checkpoint.run if since is None else None
     if run is None:
-        last = checkpoint.get("lastSyncAt")
-        start = since if since is not None else (last - LOOKBACK if isinstance(last, int) else now - FIRST_WINDOW)
-        run = {"since": start, "until": now, "startingAfter": None}
-    report = SyncReport(since=run["since"], until=run["until"], dry_run=dry_run)
+        last = checkpoint.last_sync_at
+        start = since if since is not None else (
+            last - LOOKBACK if isinstance(last, int) and not isinstance(last, bool) else now - FIRST_WINDOW)
+        run = SyncRun(start, now)
+    report = SyncReport(since=run.since, until=run.until, dry_run=dry_run)
     reconciled: set[str] = set()  # our sessions brought up to date by this run
     while True:
         params: dict[str, Any] = {
-            "created": {"gte": run["since"], "lte": run["until"]}, "status": "complete", "limit": PAGE,
+            "created": {"gte": run.since, "lte": run.until}, "status": "complete", "limit": PAGE,
             "expand": ["data.payment_intent.latest_charge.refunds"]}
-        if run["startingAfter"]:
-            params["starting_after"] = run["startingAfter"]
+        if run.starting_after:
+            params["starting_after"] = run.starting_after
         page = await payments.call(payments.client.v1.checkout.sessions.list_async, params=params)
         for session in page.data:
             await _reconcile(store, payments, session, report)
@@ -106,9 +110,9 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
                 reconciled.add(session.id)  # looked at: its completed event needs no second look
         report.pages += 1
         if page.data:
-            run = {**run, "startingAfter": page.data[-1].id}
+            run = replace(run, starting_after=page.data[-1].id)
         if not dry_run:
-            await _save_checkpoint(store, checkpoint, run if page.has_more else None, report)
+            checkpoint = await _save_checkpoint(store, checkpoint, run if page.has_more else None, report)
             await _renew_lease(store, holder)
         if on_page is not None:
             result = on_page(report)
@@ -127,26 +131,25 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
         return
     order_key, record_key = keys.order_pointer(session.id), keys.session_pointer(session.id)
     found = await store.batch_get([order_key, record_key])
-    existing, record = found.get(order_key), found.get(record_key)
-    if existing is None and record is None:
+    stored, record = found.get(order_key), record_of(found, record_key, CheckoutRecord)
+    if stored is None and record is None:
         report.ignored += 1  # our metadata, but not a session this gateway made: never an order
         return
     facts = await _facts(payments, session)
-    if existing is None:
+    if stored is None:
         if report.dry_run or await order_from_recorded_session(
                 store, payments, session.id, existing=None, record=record, facts=facts,
                 session=session) is not None:
             report.created += 1
         return
     try:
-        seen = read_order(existing)
+        existing = Order.from_item(stored)
     except Unreadable as why:  # reported, skipped: the run goes on
-        unreadable(existing, str(why))
+        unreadable(stored, str(why))
         report.unreadable += 1
         return
-    merged = facts_of(seen).merge(facts)
-    by_hand = existing.get("status") not in STATUSES
-    if merged == facts_of(seen) and (by_hand or existing.get("status") == order_status(seen, merged)):
+    merged = existing.facts.merge(facts)
+    if merged == existing.facts and (existing.set_by_hand or existing.status == order_status(existing, merged)):
         return
     if not report.dry_run:
         await apply_facts(store, existing, facts)
@@ -200,32 +203,29 @@ async def _undelivered_events(store: Store, payments: Payments, report: SyncRepo
         params["starting_after"] = page.data[-1].id
 
 
-async def _save_checkpoint(store: Store, checkpoint: dict, run: dict | None, report: SyncReport) -> None:
-    key = keys.STRIPE_SYNC
-    item = {**checkpoint, keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "SyncCheckpoint", "run": run}
+async def _save_checkpoint(store: Store, checkpoint: SyncCheckpoint, run: SyncRun | None,
+                           report: SyncReport) -> SyncCheckpoint:
+    saved = replace(checkpoint, run=run)
     if run is None:  # the window is done: the next run starts from here
-        item.update(lastSyncAt=report.until, lastSyncCount=report.created)
-    checkpoint.clear()
-    checkpoint.update(item)
-    await store.put(item)
+        saved = replace(saved, last_sync_at=report.until, last_sync_count=report.created)
+    await put_record(store, saved)
+    return saved
 
 
 async def _take_lease(store: Store) -> str:
     holder = uuid.uuid4().hex
-    key = keys.SYNC_LEASE
-    if not await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "SyncLease", "holder": holder,
-                            keys.EXPIRES_AT: now_epoch() + LEASE_SECONDS}, if_absent=True):
+    if not await put_record(store, SyncLease(holder, now_epoch() + LEASE_SECONDS), if_absent=True):
         raise SyncInProgress("a reconciliation is already running")
     return holder
 
 
 async def _renew_lease(store: Store, holder: str) -> None:
-    current = await store.get(keys.SYNC_LEASE)
-    if current is not None and current["holder"] == holder:
-        await store.put({**current, keys.EXPIRES_AT: now_epoch() + LEASE_SECONDS})
+    current = await get_record(store, SyncLease, keys.SYNC_LEASE)
+    if current is not None and current.holder == holder:
+        await put_record(store, replace(current, expires_at=now_epoch() + LEASE_SECONDS))
 
 
 async def _release_lease(store: Store, holder: str) -> None:
-    current = await store.get(keys.SYNC_LEASE)
-    if current is not None and current["holder"] == holder:
+    current = await get_record(store, SyncLease, keys.SYNC_LEASE)
+    if current is not None and current.holder == holder:
         await store.delete(keys.SYNC_LEASE)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from commerce.payments import Payments
 from store import Store, keys
+from store.records import put_record
 from webhooks import receipts
 from webhooks.handlers import handle
 
@@ -20,16 +21,16 @@ class Replayed:
 async def replay_dead_letters(store: Store, payments: Payments) -> list[Replayed]:
     results = []
     for letter in await receipts.dead_letters(store):
-        event = receipts.dead_event(letter)
+        event = letter.event
         try:
             outcome = await handle(store, payments, event)
         except Exception as exc:  # noqa: BLE001 - reported per event, the rest go on
             error = f"{type(exc).__name__}: {exc}"
-            await store.put({**letter, "error": error[:2000], "attempts": letter["attempts"] + 1})
+            await put_record(store, receipts.failed_again(letter, error))
             results.append(Replayed(event["id"], event["type"], f"failed: {error}"))
             continue
         await receipts.finish(store, event["id"], event["type"], outcome)
         await store.delete(keys.event_failures(event["id"]))
-        await store.delete(keys.key_of(letter))
+        await store.delete(letter.key)
         results.append(Replayed(event["id"], event["type"], outcome))
     return results

@@ -1,18 +1,19 @@
 """aiodataloader loaders: a fresh set per request (no cache shared between requests),
 store only (the resolvers decide when Stripe may be asked). Keys are de-duplicated;
-store reads are batched."""
+store reads are batched. They hand back records (store/records), never items; an order
+item that cannot be read is logged, counted and handed back as None."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
 from aiodataloader import DataLoader
 
 from commerce.payments import Payments
-from store import Page, Store, keys
+from store import Store, keys
+from store.base import encode_cursor
+from store.records import CheckoutRecord, Order, Profile, guest_order_count, readable, record_of
 
 MAX_BATCH = 100
 
@@ -31,12 +32,21 @@ class ProfileByUserLoader(DataLoader):
         super().__init__(max_batch_size=MAX_BATCH // 2)
         self.store = store
 
-    async def batch_load_fn(self, wanted: list[ProfileKey]) -> list[tuple[dict[str, Any] | None, int]]:
+    async def batch_load_fn(self, wanted: list[ProfileKey]) -> list[tuple[Profile | None, int]]:
         pairs = [(keys.profile(w.user_id), keys.guest_unclaimed(w.verified_email) if w.verified_email else None)
                  for w in wanted]
         found = await self.store.batch_get([k for pair in pairs for k in pair if k is not None])
-        return [(found.get(profile), int((found.get(counter) or {}).get("orders", 0)) if counter else 0)
+        return [(record_of(found, profile, Profile), guest_order_count(found.get(counter)) if counter else 0)
                 for profile, counter in pairs]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """What the store holds for an order id: the order (None when missing or unreadable),
+    whether an item is there at all, and the gateway's record of the session."""
+    order: Order | None
+    stored: bool
+    record: CheckoutRecord | None
 
 
 class OrderByIdLoader(DataLoader):
@@ -49,10 +59,11 @@ class OrderByIdLoader(DataLoader):
         super().__init__(max_batch_size=MAX_BATCH // 2)
         self.store = store
 
-    async def batch_load_fn(self, order_ids: list[str]) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    async def batch_load_fn(self, order_ids: list[str]) -> list[StoredOrder]:
         wanted = [(keys.order_pointer(i), keys.session_pointer(i)) for i in order_ids]
         found = await self.store.batch_get([k for pair in wanted for k in pair])
-        return [(found.get(order), found.get(record)) for order, record in wanted]
+        return [StoredOrder(readable(item) if (item := found.get(order)) is not None else None, item is not None,
+                            record_of(found, record, CheckoutRecord)) for order, record in wanted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +73,28 @@ class PageKey:
     after: str | None  # the store's cursor (already checked by the resolver)
 
 
+@dataclass(frozen=True, slots=True)
+class ListedOrders:
+    """A page of a user's order list, newest first: each listed order (None for an item that
+    cannot be read) with the store's cursor that continues after it."""
+    orders: list[Order | None]
+    cursors: list[str]
+    cursor: str | None  # after the whole page; None when there is nothing more
+
+
 class OrderPageByUserLoader(DataLoader):
     def __init__(self, store: Store) -> None:
         super().__init__(max_batch_size=MAX_BATCH)
         self.store = store
 
-    async def batch_load_fn(self, page_keys: list[PageKey]) -> list[Page]:
+    async def batch_load_fn(self, page_keys: list[PageKey]) -> list[ListedOrders]:
         # One partition query each: DynamoDB has no batched query.
-        return list(await asyncio.gather(*(
+        pages = await asyncio.gather(*(
             self.store.query(keys.user_partition(k.user_id), prefix=keys.ORDER_PREFIX,
-                             limit=k.first, cursor=k.after) for k in page_keys)))
+                             limit=k.first, cursor=k.after) for k in page_keys))
+        return [ListedOrders([readable(item) for item in page.items],
+                             [encode_cursor(keys.key_of(item).sk) for item in page.items], page.cursor)
+                for page in pages]
 
 
 class Loaders:

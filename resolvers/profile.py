@@ -6,9 +6,10 @@ from commerce.errors import Problem
 from commerce.profiles import Claims, check_changes, profile_for, update_profile as save_profile
 from web.context import Context
 from loaders import ProfileKey
+from store.records import Address, Profile
 
 
-async def viewer_profile(context: Context) -> dict[str, Any] | None:
+async def viewer_profile(context: Context) -> Profile | None:
     """The signed-in shopper's profile (made on first sight); None when anonymous."""
     viewer = context.viewer
     if viewer is None:
@@ -20,16 +21,16 @@ async def viewer_profile(context: Context) -> dict[str, Any] | None:
 
 
 async def update_profile(
-    context: Context, display_name: Any, address: dict[str, Any] | None, *, unset: object
-) -> dict[str, Any] | list[Problem]:
+    context: Context, display_name: Any, address: dict[str, str | None] | None, *, unset: object
+) -> Profile | list[Problem]:
     problems = check_changes(display_name, address, unset=unset)
     if problems:
         return problems
     profile = await viewer_profile(context)
     assert profile is not None  # the schema field requires a viewer
-    changes: dict[str, Any] = {}
+    changes: dict[str, object] = {}
     if display_name is not unset:
-        changes["displayName"] = display_name.strip() if display_name else None
+        changes["display_name"] = display_name.strip() if display_name else None
     if address is not unset:
-        changes["shippingAddress"] = address
+        changes["shipping_address"] = Address.from_item(address)
     return await save_profile(context.services.store, profile, changes) if changes else profile

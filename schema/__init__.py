@@ -61,7 +61,7 @@ class Query:
     @strawberry.field(description="The signed-in user; null without a valid bearer token.")
     async def viewer(self, info: Info) -> Profile | None:
         profile = await profile_resolvers.viewer_profile(info.context)
-        return Profile.of(profile) if profile else None
+        return Profile.from_record(profile) if profile else None
 
     @strawberry.field(description=(
         "One of the viewer's own orders; another user's order is indistinguishable from a "
@@ -69,7 +69,7 @@ class Query:
     ))
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await order_resolvers.order(info.context, id)
-        return Order.of(found) if found else None
+        return Order.from_record(found) if found else None
 
 
 @strawberry.type
@@ -111,7 +111,7 @@ class Mutation:
             info.context, input.display_name, address, unset=strawberry.UNSET)
         if isinstance(result, list):
             return UpdateProfilePayload(profile=None, user_errors=user_errors(result))
-        return UpdateProfilePayload(profile=Profile.of(result), user_errors=[])
+        return UpdateProfilePayload(profile=Profile.from_record(result), user_errors=[])
 
     @strawberry.mutation(description="Admin only (JWT claim roles contains \"admin\").")
     async def sync_orders(self, info: Info, input: SyncOrdersInput | None = strawberry.UNSET) -> SyncOrdersPayload:

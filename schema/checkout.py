@@ -49,7 +49,7 @@ class CheckoutSession:
         if self.status is not CheckoutSessionStatus.COMPLETE:
             return None
         found = await order_resolvers.order_for_session(info.context, self.id)
-        return Order.of(found.order, personal=found.personal) if found else None
+        return Order.from_record(found.order, personal=found.personal) if found else None
 
     @classmethod
     def of(cls, view: SessionView) -> CheckoutSession:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
-
 import strawberry
 
+import store.records as records
 from schema.types import Money, money
 
 
@@ -31,6 +30,11 @@ class Address:
     state: str | None
     postal_code: str | None
     country: str | None
+
+    @classmethod
+    def from_record(cls, address: records.Address | records.ShippingAddress) -> Address:
+        return cls(line1=address.line1, line2=address.line2, city=address.city, state=address.state,
+                   postal_code=address.postal_code, country=address.country)
 
 
 @strawberry.type(description="One line of an order, as charged.")
@@ -63,28 +67,24 @@ class Order:
     updated_at: datetime
 
     @classmethod
-    def of(cls, item: dict[str, Any], *, personal: bool = True) -> Order:
+    def from_record(cls, order: records.Order, *, personal: bool = True) -> Order:
         """The order; without `personal` (not its owner asking), no email, name or address."""
-        cur = item["currency"]
-        address = item.get("shippingAddress") if personal else None
+        cur = order.currency
+        address = order.shipping_address if personal else None
         return cls(
-            id=strawberry.ID(item["orderId"]), order_number=item["orderNumber"],
-            status=OrderStatus(item["status"]),
-            items=[OrderItem(sku=line["sku"], name=line["name"] or "", quantity=line["quantity"],
-                             unit_price=money(line["unitPrice"], cur), total=money(line["total"], cur))
-                   for line in item["items"]],
-            subtotal=money(item["subtotal"], cur), discount=money(item["discount"], cur),
-            shipping=money(item["shipping"], cur), tax=money(item["tax"], cur),
-            total=money(item["total"], cur), refunded=money(item["refunded"], cur),
-            charged_back=money(item.get("chargedBack", 0), cur),
-            email=item.get("email") if personal else None,
-            shipping_name=address.get("name") if address else None,
-            shipping_address=Address(
-                line1=address.get("line1"), line2=address.get("line2"), city=address.get("city"),
-                state=address.get("state"), postal_code=address.get("postalCode"),
-                country=address.get("country"),
-            ) if address else None,
-            created_at=_utc(item["createdAt"]), updated_at=_utc(item["updatedAt"]),
+            id=strawberry.ID(order.order_id), order_number=order.order_number,
+            status=OrderStatus(order.status),
+            items=[OrderItem(sku=line.sku, name=line.name or "", quantity=line.quantity,
+                             unit_price=money(line.unit_price, cur), total=money(line.total, cur))
+                   for line in order.items],
+            subtotal=money(order.subtotal, cur), discount=money(order.discount, cur),
+            shipping=money(order.shipping, cur), tax=money(order.tax, cur),
+            total=money(order.total, cur), refunded=money(order.refunded, cur),
+            charged_back=money(order.charged_back, cur),
+            email=order.email if personal else None,
+            shipping_name=address.name if address else None,
+            shipping_address=Address.from_record(address) if address else None,
+            created_at=_utc(order.created_at), updated_at=_utc(order.updated_at),
         )
 
 

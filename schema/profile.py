@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.types import Info
 
 import resolvers.orders as order_resolvers
+import store.records as records
 from schema.errors import BAD_USER_INPUT, gateway_error
 from schema.orders import Address, Order
 from schema.types import PageInfo, UserError
@@ -40,22 +39,15 @@ class Profile:
                 info.context, str(self.user_id), 20 if first is None else first, after)
         except (order_resolvers.BadFirst, BadCursor) as exc:
             raise gateway_error(BAD_USER_INPUT, str(exc)) from None
-        edges = [OrderEdge(cursor=c, node=Order.of(o)) for o, c in zip(page.orders, page.cursors)]
+        edges = [OrderEdge(cursor=c, node=Order.from_record(o)) for o, c in zip(page.orders, page.cursors)]
         return OrderConnection(edges=edges, page_info=PageInfo(
             has_next_page=page.has_next_page, end_cursor=page.end_cursor))
 
     @classmethod
-    def of(cls, item: dict[str, Any]) -> Profile:
-        address = item.get("shippingAddress")
-        return cls(
-            user_id=strawberry.ID(item["userId"]), email=item.get("email"),
-            display_name=item.get("displayName"),
-            shipping_address=Address(
-                line1=address.get("line1"), line2=address.get("line2"), city=address.get("city"),
-                state=address.get("state"), postal_code=address.get("postalCode"),
-                country=address.get("country"),
-            ) if address else None,
-        )
+    def from_record(cls, profile: records.Profile) -> Profile:
+        address = profile.shipping_address
+        return cls(user_id=strawberry.ID(profile.user_id), email=profile.email, display_name=profile.display_name,
+                   shipping_address=Address.from_record(address) if address else None)
 
 
 @strawberry.input
@@ -67,7 +59,7 @@ class AddressInput:
     postal_code: str | None = None
     country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. US.")
 
-    def as_item(self) -> dict[str, Any]:
+    def as_item(self) -> dict[str, str | None]:
         return {"line1": self.line1, "line2": self.line2, "city": self.city, "state": self.state,
                 "postalCode": self.postal_code, "country": self.country}
 

@@ -7,17 +7,15 @@ What one engine cannot promise, the interface does not offer.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import orjson
 
-from store.keys import EXPIRES_AT, VERSION, Key
+from store.keys import EXPIRES_AT, Key
 
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
@@ -83,27 +81,6 @@ MAX_VERSION_RETRIES = 16
 
 class Conflict(StoreError):
     """An item kept changing under every retry: worth trying again a little later."""
-
-
-async def update_versioned(store: Store, item: Item, change: Callable[[Item], Item | None]) -> Item:
-    """Optimistic read-modify-write: `change` returns the new item (or None: nothing to
-    do); it is written over the version it was made from, re-read and redone on conflict,
-    after a jittered pause that grows (writers that collide once do not collide again in
-    step). Also stamps `updatedAt` (epoch seconds)."""
-    for attempt in range(MAX_VERSION_RETRIES):
-        changed = change(item)
-        if changed is None:
-            return item
-        version = item.get(VERSION, 0)
-        updated = {**changed, "updatedAt": now_epoch(), VERSION: version + 1}
-        if await store.put(updated, if_version=version):
-            return updated
-        await asyncio.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** attempt)))
-        fresh = await store.get(Key(item["PK"], item["SK"]))
-        if fresh is None:
-            raise LookupError(f"{item['PK']} / {item['SK']} vanished during an update")
-        item = fresh
-    raise Conflict(f"{item['PK']} / {item['SK']} kept changing under {MAX_VERSION_RETRIES} updates")
 
 
 def now_epoch() -> int:

@@ -233,7 +233,7 @@ def record_sessions(gateway, sessions: list[dict]) -> None:
                 await store.put(session_record(
                     s["id"], s.get("quoteSignature", "q" * 43), user_id=s.get("userId"),
                     guest_email=s.get("guestEmail"), owner=checkout_owner(s.get("userId"), s.get("guestEmail")),
-                    expected=expected, now=now_epoch()))
+                    expected=expected, now=now_epoch()).to_item())
         finally:
             await store.close()
 

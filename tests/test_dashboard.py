@@ -35,6 +35,7 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
                 start: int = 1_700_000_000) -> list[str]:
     """Orders as the webhook records them, written straight into the store."""
     from commerce.orders import project
+    from store.records import Order
     from store import keys
 
     owner = guest_email.lower() if guest_email else user_id
@@ -59,7 +60,7 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
                 "updatedAt": start + n, "version": 1,
             }
             await store.put(order)
-            await project(store, order)
+            await project(store, Order.from_item(order))
             ids.append(order_id)
         await store.close()
         return ids

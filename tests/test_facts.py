@@ -10,7 +10,7 @@ import random
 from hypothesis import given, settings, strategies as st
 
 from commerce.facts import (
-    DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, facts_from_charge, facts_item, facts_of, status_of,
+    DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, facts_from_charge, status_of,
 )
 
 # Stripe's documented statuses (API reference: Refund.status, Dispute.status).
@@ -45,7 +45,7 @@ def test_merging_is_independent_of_order_and_repetition(seen, seed):
     shuffled = list(seen) + random.Random(seed).sample(seen, k=min(len(seen), 3))
     random.Random(seed).shuffle(shuffled)
     assert merged(seen) == merged(shuffled)
-    stored = facts_of({"facts": facts_item(merged(seen))})
+    stored = Facts.from_item(merged(seen).to_item())
     assert stored == merged(seen) and status_of(stored, 3000) == status_of(merged(seen), 3000)
 
 
@@ -64,7 +64,7 @@ def test_a_lost_dispute_is_charged_back_not_refunded():
 
 
 def test_orders_stored_with_totals_only_read_as_before_until_ids_arrive():
-    legacy = facts_of({"facts": {"paid": True, "paymentFailed": False, "refunded": 1500, "dispute": "lost"}})
+    legacy = Facts.from_item({"paid": True, "paymentFailed": False, "refunded": 1500, "dispute": "lost"})
     assert legacy.refunded == 1500 and status_of(legacy, 4000) == "REFUNDED"
     # the same charge, now read with its refunds and disputes by id, is the whole truth
     charge = {"paid": True, "amount_refunded": 1500, "refunds": {"object": "list", "has_more": False, "data": [

@@ -65,14 +65,14 @@ def admin(gateway) -> str:
 
 
 async def corrupt(gateway, order_ids: list[str], status: str) -> None:
-    from commerce.orders import listing_key
+    from store.records import Order
     from store import keys
 
     store = await gateway.open_store()
     for order_id in order_ids:
         order = await store.get(keys.order_pointer(order_id))
         await store.put({**order, "status": status})
-        key = listing_key(order)
+        key = Order.from_item(order).listing_key
         await store.put({**order, "status": status, "PK": key.pk, "SK": key.sk})
     await store.close()
 
@@ -238,7 +238,7 @@ def test_sync_counts_a_failed_refund_out_and_maps_every_dispute_status(recon):
 
 
 def test_one_unreadable_order_is_reported_and_skipped_and_a_hand_set_status_is_kept(recon):
-    from commerce.orders import listing_key
+    from store.records import Order
     from store import keys
 
     ids = paid_sessions(recon, 3, f"bad-{recon.engine}")
@@ -249,7 +249,7 @@ def test_one_unreadable_order_is_reported_and_skipped_and_a_hand_set_status_is_k
                                   (ids[1], lambda o: {**o, "status": "SHIPPED"})):
             order = await store.get(keys.order_pointer(order_id))
             await store.put(damaged(order))
-            key = listing_key(order)
+            key = Order.from_item(order).listing_key
             await store.put({**damaged(order), "PK": key.pk, "SK": key.sk})
         await store.close()
 

@@ -580,7 +580,8 @@ def test_an_event_holding_floats_can_still_become_a_dead_letter(hook):
     the event as its JSON text."""
     import asyncio as aio
 
-    from webhooks.receipts import MAX_ATTEMPTS, dead_event
+    from store.records import DeadLetter
+    from webhooks.receipts import MAX_ATTEMPTS
 
     session = new_session(hook)
     pay(hook, session.id)
@@ -602,7 +603,7 @@ def test_an_event_holding_floats_can_still_become_a_dead_letter(hook):
         return letter
 
     letter = aio.run(kept())
-    assert dead_event(letter)["data"]["object"]["exchange_rate"] == 1.0842
+    assert DeadLetter.from_item(letter).event["data"]["object"]["exchange_rate"] == 1.0842
 
 
 @pytest.mark.parametrize("event_type, obj", [

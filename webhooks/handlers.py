@@ -4,6 +4,7 @@ hands it to commerce/; the event payload only says where to look."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
 import stripe
@@ -12,6 +13,7 @@ from commerce.facts import Facts, facts_from_charge
 from commerce.orders import apply_facts, find_order, is_ours, order_from_session
 from commerce.payments import Payments
 from store import Store, keys
+from store.records import CheckoutRecord, PaymentPointer, QuoteSession, get_record, put_record
 
 log = logging.getLogger("gateway.webhooks")
 
@@ -29,13 +31,14 @@ async def async_payment_failed(store: Store, payments: Payments, obj: dict) -> O
 
 
 async def checkout_expired(store: Store, payments: Payments, obj: dict) -> Outcome:
-    pointer = await store.get(keys.session_pointer(obj["id"]))
+    pointer = await get_record(store, CheckoutRecord, keys.session_pointer(obj["id"]))
     if pointer is None:
         return "foreign"
-    record_key = keys.quote_session(pointer["quoteSignature"], obj["id"])
-    record = await store.get(record_key)
-    if record is not None and record.get("status") != "expired":
-        await store.put({**record, "status": "expired", "checkoutUrl": None})
+    if pointer.quote_signature is None:
+        return "applied"  # a record of the replaced system without its quote: nothing to expire
+    record = await get_record(store, QuoteSession, keys.quote_session(pointer.quote_signature, obj["id"]))
+    if record is not None and record.status != "expired":
+        await put_record(store, replace(record, status="expired", checkout_url=None))
     return "applied"
 
 
@@ -77,8 +80,8 @@ async def _apply_to_payment(store: Store, payments: Payments, payment_intent: An
     pi = _id(payment_intent)
     if pi is None:
         return "foreign"
-    pointer = await store.get(keys.payment_pointer(pi))
-    order = await find_order(store, pointer["orderId"]) if pointer else None
+    pointer = await get_record(store, PaymentPointer, keys.payment_pointer(pi))
+    order = await find_order(store, pointer.order_id) if pointer else None
     if order is not None:
         await apply_facts(store, order, facts)
         return "applied"

@@ -14,12 +14,14 @@ sends (floats included) can be stored.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
 
 from store import Store, keys
 from store.base import now_epoch
+from store.records import DeadLetter, EventFailures, EventReceipt, get_record, put_record
 
 LEASE_SECONDS = 60
 KEEP_DONE_SECONDS = 30 * 86400
@@ -30,55 +32,46 @@ Claim = Literal["new", "done", "busy"]
 
 
 async def claim(store: Store, event_id: str, event_type: str, *, lease: int = LEASE_SECONDS) -> Claim:
-    key = keys.event_receipt(event_id)
     now = now_epoch()
+    receipt = EventReceipt(event_id, event_type, "processing", now + lease, claimed_at=now)
     for _ in range(2):  # a second try when a lease expired between our put and get
-        if await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "EventReceipt",
-                            "eventType": event_type, "status": "processing", "claimedAt": now,
-                            keys.EXPIRES_AT: now + lease}, if_absent=True):
+        if await put_record(store, receipt, if_absent=True):
             return "new"
-        existing = await store.get(key)
+        existing = await get_record(store, EventReceipt, receipt.key)
         if existing is not None:
-            return "done" if existing["status"] == "done" else "busy"
+            return "done" if existing.status == "done" else "busy"
     return "busy"
 
 
 async def finish(store: Store, event_id: str, event_type: str, outcome: str) -> None:
-    key = keys.event_receipt(event_id)
     now = now_epoch()
-    await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "EventReceipt",
-                     "eventType": event_type, "status": "done", "outcome": outcome,
-                     "doneAt": now, keys.EXPIRES_AT: now + KEEP_DONE_SECONDS})
+    await put_record(store, EventReceipt(event_id, event_type, "done", now + KEEP_DONE_SECONDS, outcome=outcome,
+                                         done_at=now))
 
 
 async def fail(store: Store, event: dict[str, Any], error: str, *,
                dead_after: int = DEAD_AFTER_SECONDS) -> bool:
     """Release the claim and count the failure; True when the event became a dead letter."""
     event_id = event["id"]
-    key = keys.event_failures(event_id)
-    previous = await store.get(key)
+    previous = await get_record(store, EventFailures, keys.event_failures(event_id))
     now = now_epoch()
-    attempts = (previous or {}).get("attempts", 0) + 1
-    first = (previous or {}).get("firstAt", now)
-    await store.put({keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "EventFailures",
-                     "attempts": attempts, "firstAt": first, "lastError": error[:2000], "lastAt": now})
+    attempts = (previous.attempts if previous else 0) + 1
+    first = previous.first_at if previous else now
+    await put_record(store, EventFailures(event_id, attempts, first, error[:2000], now))
     if attempts >= MAX_ATTEMPTS and now - first >= dead_after:
-        dead = keys.dead_letter(event_id)
-        await store.put({keys.PK: dead.pk, keys.SK: dead.sk, keys.ENTITY: "DeadLetter",
-                         "eventId": event_id, "eventType": event["type"],
-                         "eventJson": orjson.dumps(event).decode(),
-                         "error": error[:2000], "attempts": attempts, "deadAt": now})
+        await put_record(store, DeadLetter(event_id, event["type"], orjson.dumps(event).decode(), error[:2000],
+                                           attempts, now))
         await finish(store, event_id, event["type"], "dead-letter")
         return True
     await store.delete(keys.event_receipt(event_id))
     return False
 
 
-async def dead_letters(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+async def dead_letters(store: Store, limit: int = 100) -> list[DeadLetter]:
     page = await store.query(keys.DEAD_LETTERS, prefix="EVENT#", limit=limit, newest_first=False)
-    return page.items
+    return [DeadLetter.from_item(item) for item in page.items]
 
 
-def dead_event(letter: dict[str, Any]) -> dict[str, Any]:
-    """The event a dead letter keeps (as JSON text; earlier versions kept the object)."""
-    return orjson.loads(letter["eventJson"]) if "eventJson" in letter else letter["event"]
+def failed_again(letter: DeadLetter, error: str) -> DeadLetter:
+    """The dead letter after another failed replay."""
+    return replace(letter, error=error[:2000], attempts=letter.attempts + 1)
