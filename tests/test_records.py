@@ -1,0 +1,99 @@
+"""Typed records read and write the table's items unchanged: what the gateway wrote comes
+back as it was, attributes a record does not know are kept, and the replaced system's
+shapes read as ours."""
+
+from __future__ import annotations
+
+import pytest
+
+from store import keys
+from store.records import (
+    CheckoutRecord, DeadLetter, Order, Profile, QuoteSession, SyncCheckpoint, Unreadable, readable,
+)
+
+ORDER = {
+    "PK": "ORDER#cs_test_a1", "SK": "METADATA", "entity": "Order", "orderId": "cs_test_a1",
+    "orderNumber": "BC-TEST_A1", "userId": "u1", "guest": False, "status": "PAID",
+    "facts": {"paid": True, "paymentFailed": False, "refunded": 500, "dispute": "none",
+              "refunds": {"re_1": {"amount": 500, "status": "succeeded"}}},
+    "items": [{"sku": "N-RED", "name": "Red Necklace", "quantity": 2, "unitPrice": 3000, "total": 6000}],
+    "currency": "USD", "subtotal": 6000, "discount": 0, "shipping": 500, "tax": 0, "total": 6500,
+    "refunded": 500, "chargedBack": 0, "email": "u1@example.com",
+    "shippingAddress": {"name": "U One", "line1": "1 Main St", "line2": None, "city": "Austin", "state": "TX",
+                        "postalCode": "78701", "country": "US"},
+    "stripeSessionId": "cs_test_a1", "stripePaymentIntentId": "pi_1", "quoteSignature": "q" * 43,
+    "createdAt": 1_700_000_000, "updatedAt": 1_700_000_100, "version": 3, "stripeCustomerId": "cus_1",
+}
+
+
+def test_an_order_the_gateway_wrote_comes_back_unchanged():
+    assert Order.from_item(ORDER).to_item() == ORDER
+
+
+def test_a_listing_copy_is_the_order_under_its_owners_key():
+    order = Order.from_item(ORDER)
+    assert order.listing_key == keys.order("u1", 1_700_000_000, "cs_test_a1")
+    assert order.to_item(order.listing_key) == {**ORDER, "PK": "USER#u1", "SK": "ORDER#1700000000#cs_test_a1"}
+
+
+def test_attributes_a_record_does_not_know_are_kept():
+    item = {**ORDER, "packedBy": "sam", "status": "SHIPPED"}
+    order = Order.from_item(item)
+    assert order.set_by_hand and order.to_item() == item
+
+
+def test_an_order_of_the_replaced_lambdas_reads_as_ours():
+    order = Order.from_item({
+        "PK": "USER#u9", "SK": "ORDER#1700000000#cs_test_old", "orderId": "cs_test_old", "status": "refunded",
+        "amount": 4200, "currency": "usd", "customerEmail": "old@example.com", "createdAt": "2023-11-14T22:13:20Z",
+        "items": [{"name": "Ring", "quantity": 1, "unitPrice": 4200, "sku": "R-SIL"}]})
+    assert (order.user_id, order.status, order.total, order.refunded, order.currency, order.email, order.created_at) \
+        == ("u9", "REFUNDED", 4200, 4200, "USD", "old@example.com", 1_700_000_000)
+    assert order.legacy and order.items[0].total == 4200 and order.facts.paid
+
+
+@pytest.mark.parametrize("change", [{"total": "6500"}, {"items": "none"}, {"facts": {"paid": "yes"}},
+                                    {"currency": "dollars"}, {"createdAt": "yesterday"}])
+def test_an_order_that_cannot_be_read_says_why_and_reads_as_none(change):
+    with pytest.raises(Unreadable):
+        Order.from_item({**ORDER, **change})
+    assert readable({**ORDER, **change}) is None
+
+
+def test_a_profile_comes_back_unchanged_and_one_of_the_replaced_system_reads():
+    item = {"PK": "USER#u1", "SK": "PROFILE", "entity": "Profile", "userId": "u1", "email": "u1@example.com",
+            "displayName": "U", "shippingAddress": {"line1": "1 Main St", "line2": None, "city": "Austin",
+                                                    "state": "TX", "postalCode": "78701", "country": "US"},
+            "guestClaims": ["u1@example.com"], "guestClaimed": {"u1@example.com": 2}, "createdAt": 1,
+            "updatedAt": 2, "version": 4, "stripeCustomerId": "cus_1"}
+    assert Profile.from_item(item).to_item() == item
+    old = Profile.from_item({"PK": "USER#u2", "SK": "PROFILE", "displayName": "Two", "tier": "gold"})
+    assert (old.user_id, old.display_name, old.version, old.extra) == ("u2", "Two", 0, {"tier": "gold"})
+
+
+def test_checkout_records_of_this_gateway_and_of_the_replaced_system():
+    record = {"PK": "SESSION#cs_test_a1", "SK": "METADATA", "entity": "SessionPointer", "quoteSignature": "q" * 43,
+              "stripeSessionId": "cs_test_a1", "userId": None, "guestEmail": "g@example.com",
+              "owner": "guest:g@example.com", "createdAt": 5,
+              "expected": {"currency": "USD", "subtotal": 6000, "lines": [[3000, 2]], "saving": 0}}
+    assert CheckoutRecord.from_item(record).to_item() == record
+    old = CheckoutRecord.from_item({"PK": "SESSION#cs_test_b", "SK": "METADATA", "quoteSignature": "s",
+                                    "stripeSessionId": "cs_test_b"})
+    assert old.expected is None and old.user_id is None
+    session = QuoteSession.from_item({"PK": "QUOTE#s", "SK": "SESSION#cs_test_b", "stripeSessionId": "cs_test_b",
+                                      "status": "open", "checkoutUrl": "https://x"})
+    assert (session.generation, session.signature) == (0, "s")
+
+
+def test_a_dead_letter_keeps_the_event_as_text_and_reads_the_older_object_form():
+    letter = DeadLetter.from_item({"PK": "DEADLETTER", "SK": "EVENT#evt_1", "eventId": "evt_1", "eventType": "x",
+                                   "eventJson": '{"id": "evt_1", "rate": 1.5}', "error": "e", "attempts": 5,
+                                   "deadAt": 9})
+    assert letter.event == {"id": "evt_1", "rate": 1.5}
+    older = DeadLetter.from_item({"PK": "DEADLETTER", "SK": "EVENT#evt_2", "event": {"id": "evt_2"}})
+    assert older.event == {"id": "evt_2"} and older.to_item()["event"] == {"id": "evt_2"}
+
+
+def test_the_sync_checkpoint_keeps_what_the_replaced_system_wrote():
+    item = {"PK": "SYSTEM", "SK": "STRIPE_SYNC", "lastSyncAt": "2024-01-01T00:00:00Z", "lastSyncCount": 3}
+    assert SyncCheckpoint.from_item(item).to_item() == {**item, "entity": "SyncCheckpoint", "run": None}
