@@ -9,7 +9,8 @@ reconciliation job call these functions; neither holds a rule of its own.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from commerce.checkout import payment_failed
 from commerce.facts import DISPUTE_RANK, REFUND_RANK, Facts, Movement

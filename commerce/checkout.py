@@ -20,7 +20,6 @@ recorded, or QUOTE_IN_USE: never a 500.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,7 @@ from commerce.catalog_sync import CatalogMap
 from commerce.orders import expected_charge
 from payments import SOURCE, CheckoutSession, IdempotencyConflict, NotFound, Payments
 from commerce.pricing import PricedLine
-from commerce.profiles import Claims, link_customer
+from commerce.customers import ensure_customer
 from commerce.errors import ErrorCode
 from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected, refuse_expired
 from settings import ShippingRate
@@ -262,23 +261,6 @@ def _shipping_option(rate: ShippingRate, currency: str, tax_behavior: str) -> di
         "display_name": rate.name, "type": "fixed_amount", "tax_behavior": tax_behavior,
         "fixed_amount": {"amount": rate.amount, "currency": currency.lower()},
     }}
-
-
-async def ensure_customer(
-    store: Store, payments: Payments, user_id: str, email: str | None, now: int, *,
-    replacing: str | None = None,
-) -> str:
-    """The user's Stripe customer id: created once, kept on the profile, reused; made
-    anew `replacing` one that Stripe no longer knows."""
-    profile = await store.get(keys.profile(user_id))
-    if profile and profile.get(keys.CUSTOMER_ID) and profile[keys.CUSTOMER_ID] != replacing:
-        return profile[keys.CUSTOMER_ID]
-    seed = f"{user_id}\n{email}" + (f"\nreplacing {replacing}" if replacing else "")
-    tag = hashlib.sha256(seed.encode()).hexdigest()[:16]
-    customer = await payments.create_customer(email=email, metadata={"userId": user_id, "source": SOURCE},
-                                              idempotency_key=f"customer-{tag}")
-    await link_customer(store, Claims(user_id, email, False), profile, customer)
-    return customer
 
 
 async def _check_totals(payments: Payments, session: CheckoutSession, quote: Quote) -> None:

@@ -230,6 +230,8 @@ async def build_order(payments: Payments, session: CheckoutSession, facts: Facts
     The session's line items (with their products, for SKUs) are listed unless they came
     with it."""
     session_id = session.id
+    # a complete session has its amounts and currency
+    assert session.amount_total is not None and session.amount_subtotal is not None and session.currency
     lines = session.line_items
     if lines is None or any(item.price.product is None for item in lines):
         lines = await payments.session_line_items(session_id)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextvars
 import copy
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 import stripe
@@ -71,7 +72,7 @@ class Payments:
         self._http = stripe.HTTPXClient(timeout=timeout)
         if transport is not None:
             # In-process Stripe (the emulator mounted on this server): no socket involved.
-            self._http._client_async = httpx.AsyncClient(transport=transport)  # noqa: SLF001
+            self._http._client_async = httpx.AsyncClient(transport=transport)
         self._client = stripe.StripeClient(
             api_key, base_addresses={"api": api_base} if api_base else None,
             http_client=self._http, max_network_retries=max_network_retries,

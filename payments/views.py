@@ -10,8 +10,9 @@ here: what a value must be to count is a rule of commerce (`commerce/charges.py`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 # A Checkout Session id (it goes into a URL path: nothing else may)
 SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,255}$")

@@ -5,7 +5,8 @@ payload only says where to look) and says what came of it."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from commerce.charges import charge_changed, dispute_changed
 from commerce.checkout import session_expired
@@ -23,20 +24,26 @@ def _made(order: dict[str, Any] | None) -> Outcome:
     return "applied" if order is not None else "foreign"
 
 
+def _subject(event: Event) -> str:
+    """The id of what the event is about (apply_event dispatches only events that have one)."""
+    assert event.object_id is not None
+    return event.object_id
+
+
 async def session_completed(store: Store, payments: Payments, event: Event) -> Outcome:
-    return _made(await order_from_session(store, payments, event.object_id))
+    return _made(await order_from_session(store, payments, _subject(event)))
 
 
 async def session_payment_failed(store: Store, payments: Payments, event: Event) -> Outcome:
-    return _made(await order_from_session(store, payments, event.object_id, facts=Facts(payment_failed=True)))
+    return _made(await order_from_session(store, payments, _subject(event), facts=Facts(payment_failed=True)))
 
 
 async def session_expired_unpaid(store: Store, payments: Payments, event: Event) -> Outcome:
-    return "applied" if await session_expired(store, event.object_id) else "foreign"
+    return "applied" if await session_expired(store, _subject(event)) else "foreign"
 
 
 async def charge_refunded(store: Store, payments: Payments, event: Event) -> Outcome:
-    return _made(await charge_changed(store, payments, event.object_id))
+    return _made(await charge_changed(store, payments, _subject(event)))
 
 
 async def refund_changed(store: Store, payments: Payments, event: Event) -> Outcome:
@@ -48,7 +55,7 @@ async def refund_changed(store: Store, payments: Payments, event: Event) -> Outc
 
 
 async def dispute_event(store: Store, payments: Payments, event: Event) -> Outcome:
-    return _made(await dispute_changed(store, payments, event.object_id))
+    return _made(await dispute_changed(store, payments, _subject(event)))
 
 
 Handler = Callable[[Store, Payments, Event], Awaitable[Outcome]]
