@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
 
 from commerce.facts import Facts, status_of
-from commerce.payments import SESSION_ID, SOURCE, Payments
+from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
 from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch
@@ -42,9 +41,6 @@ from store.records import (
 from store.records.profiles import GUEST_ORDERS
 
 log = logging.getLogger("gateway.orders")
-# A session retrieved with this expansion carries its line items (Stripe includes up to
-# ten; more are listed with their own call) and their products (for SKUs).
-LINE_ITEMS_EXPANDED = "line_items.data.price.product"
 
 
 def order_status(order: Order, facts: Facts) -> str:
@@ -60,15 +56,10 @@ def shown(order: Order) -> Order:
     return replace(order, status=order_status(order, order.facts))
 
 
-def metadata_value(stripe_object: Any, name: str) -> str | None:
-    """A metadata value of Stripe's JSON or of an SDK object."""
-    metadata = stripe_object.get("metadata") if isinstance(stripe_object, dict) \
-        else getattr(stripe_object, "metadata", None)
-    return metadata[name] if metadata is not None and name in metadata else None
-
-
-def is_ours(stripe_object: Any) -> bool:
-    return metadata_value(stripe_object, "source") == SOURCE
+def is_ours(session: CheckoutSession) -> bool:
+    """Marked as the gateway's (metadata anyone with the Stripe account can write: a
+    session becomes an order only with its SESSION# record)."""
+    return session.metadata.get("source") == SOURCE
 
 
 def order_number(order_id: str) -> str:
@@ -77,7 +68,7 @@ def order_number(order_id: str) -> str:
 
 async def order_from_session(
     store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None,
-    session: Any = None,
+    session: CheckoutSession | None = None,
 ) -> Order | None:
     """The order for a checkout session (made now if need be), with any extra facts
     merged in; None when the session is not one this gateway made, or not completed.
@@ -93,20 +84,17 @@ async def order_from_session(
 
 async def order_from_recorded_session(
     store: Store, payments: Payments, session_id: str, *, existing: Order | None,
-    record: CheckoutRecord | None, facts: Facts | None = None, session: Any = None,
+    record: CheckoutRecord | None, facts: Facts | None = None, session: CheckoutSession | None = None,
 ) -> Order | None:
     """order_from_session for a caller that has read the order and the session record."""
     if existing is None and record is None:
         return None  # not a session this gateway made: nothing to fetch
-    if session is not None and not isinstance(session, dict):
-        session = session.to_dict()  # an SDK object a caller had already
     if session is None:
-        # As plain JSON, with its line items expanded: one call, not two, for a new order,
-        # and none of the SDK's object building (most of a webhook's time otherwise).
-        session = await payments.retrieve_session_data(session_id, expand=[LINE_ITEMS_EXPANDED])
-    if session is None or session.get("status") != "complete" or session.get("id") != session_id:
+        # With its line items expanded: one call, not two, for a new order.
+        session = await payments.retrieve_session(session_id, with_line_items=True)
+    if session is None or session.status != "complete" or session.id != session_id:
         return None
-    seen = Facts(paid=session.get("payment_status") == "paid")
+    seen = Facts(paid=session.payment_status == "paid")
     if existing is None:
         assert record is not None
         order, created = await _new_order(store, payments, session, seen, record)
@@ -180,7 +168,7 @@ async def _count_guest_order(store: Store, order: Order) -> None:
                         expires_at=now_epoch() + GUEST_COUNTER_SECONDS)
 
 
-async def _new_order(store: Store, payments: Payments, session: dict[str, Any], facts: Facts,
+async def _new_order(store: Store, payments: Payments, session: CheckoutSession, facts: Facts,
                      record: CheckoutRecord) -> tuple[Order, bool]:
     """The order written now (then True), or the one a concurrent caller wrote first."""
     order = await build_order(payments, session, facts, record=record)
@@ -190,21 +178,21 @@ async def _new_order(store: Store, payments: Payments, session: dict[str, Any], 
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
     if not await put_record(store, order, if_absent=True):
-        stored = await find_order(store, session["id"])
+        stored = await find_order(store, session.id)
         assert stored is not None
         return stored, False
     if problem is not None:
         ORDERS_NEEDING_REVIEW.inc()
-        log.warning("order %s needs review: %s", session["id"], problem)
-        log_line("order_review", orderId=session["id"], reason=problem, total=order.total,
+        log.warning("order %s needs review: %s", session.id, problem)
+        log_line("order_review", orderId=session.id, reason=problem, total=order.total,
                  currency=order.currency)
     if order.stripe_payment_intent_id:
-        await put_record(store, PaymentPointer(order.stripe_payment_intent_id, session["id"]), if_absent=True)
+        await put_record(store, PaymentPointer(order.stripe_payment_intent_id, session.id), if_absent=True)
     await project(store, order, fresh=True)
     return order, True
 
 
-async def _mismatch(store: Store, session: dict[str, Any], order: Order,
+async def _mismatch(store: Store, session: CheckoutSession, order: Order,
                     record: CheckoutRecord) -> str | None:
     """Why the session does not charge what its quote says; None when it does."""
     expected = record.expected
@@ -215,13 +203,13 @@ async def _mismatch(store: Store, session: dict[str, Any], order: Order,
             return "the quote is gone, so the amounts cannot be checked"
         expected = expected_charge(quote.currency, quote.total,
                                    [(line.unit_price, line.quantity) for line in quote.lines])
-    if session.get("amount_subtotal") != expected.subtotal or order.currency != expected.currency:
-        return (f"charges {session.get('amount_subtotal')} {order.currency}, the quote "
+    if session.amount_subtotal != expected.subtotal or order.currency != expected.currency:
+        return (f"charges {session.amount_subtotal} {order.currency}, the quote "
                 f"{expected.subtotal} {expected.currency}")
     charged = sorted((line.unit_price, line.quantity) for line in order.items)
     if charged != sorted(expected.lines):
         return "the line items differ from the quote's"
-    metadata_quote = metadata_value(session, "quoteSignature")
+    metadata_quote = session.metadata.get("quoteSignature")
     if record.quote_signature and metadata_quote != record.quote_signature:
         return "the session names another quote"
     return None
@@ -234,59 +222,50 @@ def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]], 
     return ExpectedCharge(currency.upper(), subtotal, tuple((unit, quantity) for unit, quantity in lines), saving)
 
 
-async def build_order(payments: Payments, session: Any, facts: Facts, *,
+async def build_order(payments: Payments, session: CheckoutSession, facts: Facts, *,
                       record: CheckoutRecord) -> Order:
     """The order a session makes; its owner comes from the gateway's SESSION# record.
-    `session` is Stripe's JSON (a dict, or the SDK's StripeObject, which is one); its line
-    items are listed unless they came with it."""
-    session_id = session["id"]
-    lines = session.get("line_items")
-    if lines is None or lines.get("has_more") or any(
-            isinstance(item["price"]["product"], str) for item in lines["data"]):
-        lines = await payments.session_line_items_data(session_id)
-    details = session.get("customer_details") or {}
-    email = details.get("email") or session.get("customer_email")
+    The session's line items (with their products, for SKUs) are listed unless they came
+    with it."""
+    session_id = session.id
+    # a complete session has its amounts and currency
+    assert session.amount_total is not None and session.amount_subtotal is not None and session.currency
+    lines = session.line_items
+    if lines is None or any(item.price.product is None for item in lines):
+        lines = await payments.session_line_items(session_id)
+    email = session.email
     signed_in = record.user_id  # never metadata: anyone with the Stripe account writes that
     guest = None if signed_in else keys.guest_email(email or record.guest_email or f"session:{session_id}")
-    totals = session.get("total_details") or {}
     # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
     # the order shows it as the quote did (subtotal at list prices, the saving as discount).
     saving = record.expected.saving if record.expected else 0
     return Order(
         order_id=session_id, order_number=order_number(session_id),
         user_id=signed_in, guest=signed_in is None, guest_email=guest,
-        status=status_of(facts, session["amount_total"]), facts=facts,
-        items=tuple(_order_line(item) for item in lines["data"]),
-        currency=session["currency"].upper(),
-        subtotal=session["amount_subtotal"] + saving, discount=(totals.get("amount_discount") or 0) + saving,
-        shipping=totals.get("amount_shipping") or 0, tax=totals.get("amount_tax") or 0,
-        total=session["amount_total"], refunded=facts.refunded, charged_back=facts.charged_back,
+        status=status_of(facts, session.amount_total), facts=facts,
+        items=tuple(_order_line(item) for item in lines),
+        currency=session.currency.upper(),
+        subtotal=session.amount_subtotal + saving, discount=session.amount_discount + saving,
+        shipping=session.amount_shipping, tax=session.amount_tax,
+        total=session.amount_total, refunded=facts.refunded, charged_back=facts.charged_back,
         email=email, shipping_address=_shipping_address(session),
-        stripe_session_id=session_id, stripe_payment_intent_id=_id_of(session.get("payment_intent")),
-        quote_signature=metadata_value(session, "quoteSignature"),
-        created_at=session["created"], updated_at=now_epoch(), version=1,
-        customer_id=_id_of(session.get("customer")) or None,
+        stripe_session_id=session_id, stripe_payment_intent_id=session.payment_intent,
+        quote_signature=session.metadata.get("quoteSignature"),
+        created_at=session.created, updated_at=now_epoch(), version=1,
+        customer_id=session.customer or None,
     )
 
 
-def _order_line(item: Any) -> OrderLine:
-    price = item["price"]
-    product = price["product"] if not isinstance(price["product"], str) else None
-    sku = price.get("lookup_key") or (metadata_value(product, "sku") if product is not None else None)
-    return OrderLine(sku, item.get("description"), item["quantity"], price["unit_amount"], item["amount_subtotal"])
+def _order_line(item: LineItem) -> OrderLine:
+    price = item.price
+    sku = price.lookup_key or (price.product.metadata.get("sku") if price.product is not None else None)
+    return OrderLine(sku, item.description, item.quantity, price.unit_amount, item.amount_subtotal)
 
 
-def _shipping_address(session: Any) -> ShippingAddress | None:
-    collected = session.get("collected_information") or {}
-    shipping = collected.get("shipping_details")
+def _shipping_address(session: CheckoutSession) -> ShippingAddress | None:
+    shipping = session.shipping
     if shipping is None:
         return None
-    address = shipping.get("address") or {}
-    return ShippingAddress(shipping.get("name"), address.get("line1"), address.get("line2"), address.get("city"),
+    address = shipping.address
+    return ShippingAddress(shipping.name, address.get("line1"), address.get("line2"), address.get("city"),
                            address.get("state"), address.get("postal_code"), address.get("country"))
-
-
-def _id_of(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value["id"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commerce.payments import Payments
+from payments import Event, Payments
 from store import Store, keys
 from store.records import put_record
 from webhooks import receipts
-from webhooks.handlers import handle
+from webhooks.handlers import apply_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ async def replay_dead_letters(store: Store, payments: Payments) -> list[Replayed
     for letter in await receipts.dead_letters(store):
         event = letter.event
         try:
-            outcome = await handle(store, payments, event)
+            outcome = await apply_event(store, payments, Event.from_json(event))
         except Exception as exc:  # noqa: BLE001 - reported per event, the rest go on
             error = f"{type(exc).__name__}: {exc}"
             await put_record(store, receipts.failed_again(letter, error))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from aiodataloader import DataLoader
 
-from commerce.payments import Payments
+from payments import Payments
 from store import Store, keys
 from store.base import encode_cursor
 from store.records import CheckoutRecord, Order, Profile, guest_order_count, readable, record_of
