@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import httpx
 import stripe
-from services import ServerThread
+from tests.services import ServerThread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

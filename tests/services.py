@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import uvicorn
@@ -71,6 +72,25 @@ class DynamoDBLocal:
             except subprocess.TimeoutExpired:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
+
+
+# The credentials and region DynamoDB Local accepts (any), set for the test session.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL_DYNAMODB": "",
+}
+
+
+async def fresh_dynamodb_table(dynamodb_local: DynamoDBLocal | None) -> str:
+    """A new, empty table on DynamoDB Local (the `dynamodb_local` fixture must be running)."""
+    from store.dynamodb import create_table
+
+    name = f"commerce-{uuid.uuid4().hex[:10]}"
+    await create_table(name)
+    return name
+
 
 
 class ServerThread:

@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import engine_env, fresh_dynamodb_table, gateway_env, record_sessions, running_gateway
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
+from tests.services import fresh_dynamodb_table
 from telemetry.logs import JsonLines
 
 QUOTE = """mutation($items: [CartItemInput!]!) {

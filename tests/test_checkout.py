@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import QUOTE_SECRET, gateway_env, running_gateway
+from tests.live_gateway import QUOTE_SECRET, gateway_env, running_gateway
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { code } }
@@ -262,7 +262,7 @@ def test_the_checkout_session_exposes_no_personal_data():
 
 @pytest.fixture(scope="module")
 def gateway_without_stripe(tmp_path_factory):
-    from services import free_port
+    from tests.services import free_port
 
     env = gateway_env(tmp_path_factory.mktemp("nostripe"), STRIPE_SECRET="sk_test_whatever",
                       STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",

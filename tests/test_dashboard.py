@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, running_gateway
+from tests.live_gateway import engine_env, gateway_env, running_gateway
 
 VIEWER = "{ viewer { userId email displayName shippingAddress { line1 city postalCode country } } }"
 DASHBOARD = """query($first: Int, $after: String) { viewer { userId email

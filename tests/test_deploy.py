@@ -113,7 +113,7 @@ def test_the_package_alone_serves_graphql_checkout_and_webhooks_on_dynamodb(tmp_
     package on the path (python -S): nothing it needs was pruned."""
     import asyncio
 
-    from conftest import fresh_dynamodb_table
+    from tests.services import fresh_dynamodb_table
 
     package = tmp_path / "package"
     build = subprocess.run([sys.executable, str(ROOT / "deploy" / "package_lambda.py"), "--native", str(package)],

@@ -27,7 +27,7 @@ def gateway(*args: str, env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture
 def setup(tmp_path, dynamodb_local, stripe_emulator_url) -> dict:
     """A development gateway on its own table, its own PUBLIC_URL, and the emulator."""
-    from conftest import fresh_dynamodb_table
+    from tests.services import fresh_dynamodb_table
 
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("JWT_", "QUOTE_", "STRIPE_", "COMMERCE_", "CHECKOUT_", "LOG_"))}

@@ -11,7 +11,7 @@ from typing import Iterator
 import httpx
 import pytest
 import stripe
-from emulator_helpers import Emu, running_emu
+from tests.emulator_helpers import Emu, running_emu
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 import stripe
-from emulator_helpers import FIXTURES, KEY, SECRET, SUCCESS_URL, Emu, running_emu
-from services import ROOT, ServerThread, free_port, wait_for_port
+from tests.emulator_helpers import FIXTURES, KEY, SECRET, SUCCESS_URL, Emu, running_emu
+from tests.services import ROOT, ServerThread, free_port, wait_for_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

@@ -9,7 +9,7 @@ from typing import Iterator
 import httpx
 import pytest
 import stripe
-from emulator_helpers import Emu, running_emu
+from tests.emulator_helpers import Emu, running_emu
 from stripe._api_version import _ApiVersion
 
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from web.explorer import ASSETS, EXAMPLE, Explorer
-from services import ROOT
+from tests.services import ROOT
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -185,7 +185,7 @@ def cheap_shop(tmp_path_factory):
     """A catalog with a 30-cent charm: under Stripe's 50-cent minimum alone, over it twice."""
     import json
 
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     tmp = tmp_path_factory.mktemp("cheap")
     (tmp / "products.json").write_text(json.dumps({"currency": "USD", "products": [

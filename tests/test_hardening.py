@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import gateway_env, running_gateway
+from tests.live_gateway import gateway_env, running_gateway
 
 QUOTE_MUTATION = 'createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } }'
 

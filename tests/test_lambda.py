@@ -121,8 +121,8 @@ def test_on_lambda_every_line_is_json_and_the_alarm_filters_count_failures(tmp_p
     """As the runtime sets logging up (root at WARNING, its own handler and format), a bad
     signature, a webhook that fails on Stripe, and a checkout with Stripe down each write a
     JSON line that the template's metric filter for its alarm counts."""
-    from cloudwatch_filters import matches
-    from services import free_port
+    from tests.cloudwatch_filters import matches
+    from tests.services import free_port
 
     secret = "whsec_lambda_test_secret"
     log_file = tmp_path / "lambda.log"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from telemetry.logs import ConsoleLines, JsonLines, log_format, log_level, logging_config
-from services import free_port, wait_for_port
+from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -90,7 +90,7 @@ def test_refused_webhooks_get_a_json_line_and_a_count_with_their_outcome(gateway
 
 
 def test_a_rate_limited_webhook_is_logged_and_counted(tmp_path, caplog):
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     caplog.set_level(logging.INFO, logger="gateway.access")
     import hashlib
@@ -137,7 +137,7 @@ def test_every_response_carries_a_request_id_that_is_on_its_log_lines(gateway, c
 
 
 def test_metrics_are_not_public_in_production(tmp_path):
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     production = gateway_env(tmp_path, ENVIRONMENT="production", STRIPE_SECRET="sk_test_metrics_prod",
                              STRIPE_API_BASE="http://127.0.0.1:9", STRIPE_WEBHOOK_SECRET="whsec_metrics",

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, record_sessions, running_gateway
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from services import ServerThread
+from tests.services import ServerThread
 from stripe_emulator import Emulator
 
 

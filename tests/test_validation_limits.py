@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 
-from conftest import gateway_env
-from hostile_documents import SHAPES, doubling_fragments, largest, repeated_field, tokens
-from services import ROOT, free_port, wait_for_port
+from tests.live_gateway import gateway_env
+from tests.hostile_documents import SHAPES, doubling_fragments, largest, repeated_field, tokens
+from tests.services import ROOT, free_port, wait_for_port
 
 MAX_TOKENS = 2000  # the default GRAPHQL_MAX_TOKENS
 BOUND = 1.0  # seconds: generous; these documents take milliseconds now, and minutes to ages before
@@ -172,7 +172,7 @@ def test_two_texts_of_one_deeply_nested_document_are_both_answered(own_process):
     second text of a shape nested 190 levels deep (another comment of the same length: equal
     trees, equal hashes) overflowed the stack, an INTERNAL_SERVER_ERROR. The cache is keyed
     by the text now."""
-    from hostile_documents import nested_inline_fragments
+    from tests.hostile_documents import nested_inline_fragments
 
     document = nested_inline_fragments(190)
     for text in (f"# one\n{document}", f"# two\n{document}"):

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, record_sessions, running_gateway
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
 
 WHSEC = "whsec_test_0123456789abcdef"
