@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import ROOT, report, sync_orders, throughput, validation, webhooks  # noqa: E402
-from bench.load import has_wrk  # noqa: E402
+from bench import ROOT, report, sync_orders, throughput, validation, webhooks
+from bench.load import has_wrk
 
 FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
         "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},

@@ -24,8 +24,7 @@ import time
 import httpx
 
 from bench import ROOT
-
-from services import free_port, wait_for_port  # noqa: E402
+from tests.services import free_port, wait_for_port
 
 
 QUOTE_SIGNATURE = "q" * 43  # the sessions' (and their records') quote
@@ -87,8 +86,7 @@ def record_in_sqlite(path: str, seeded: list[dict]) -> None:
 def sync_in_child(base: str, rate: int, database: str) -> dict:
     """Run the sync in a fresh process and read its peak RSS there."""
     code = f"""
-import asyncio, json, resource, sys, time
-sys.path.insert(0, {str(ROOT)!r})
+import asyncio, json, resource, time
 from commerce.payments import Payments
 from store.sqlite import SQLiteStore
 from jobs.reconcile import sync_orders
@@ -111,7 +109,8 @@ report, seconds = asyncio.run(main())
 print(json.dumps({{"scanned": report.scanned, "created": report.created, "seconds": round(seconds, 2),
                   "peak_rss_mb": round(peak_kb() / 1024, 1)}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run from the root, so `python -c` finds the gateway's modules there, as `python -m bench` did
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

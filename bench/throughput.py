@@ -17,11 +17,10 @@ from typing import Iterator
 import httpx
 import orjson
 
+from bench import ROOT
 from bench.load import Request, run as load
 from bench.seed import Seeded, seed, write_peer_data
-
-from bench import ROOT
-from services import free_port, wait_for_port  # noqa: E402  (tests/, on the path through bench)
+from tests.services import free_port, wait_for_port
 
 JWT_SECRET = "bench-jwt-secret-0123456789abcdefghijklmnopqrst"
 QUOTE_SECRET = "bench-quote-secret-0123456789abcdefghijklmnopq"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
-from hostile_documents import tokens, worst_documents
+from tests.hostile_documents import tokens, worst_documents
 
 MAX_TOKENS = 2000  # GRAPHQL_MAX_TOKENS's default
 TIMEOUT = 30.0  # seconds: a document still validating after this counts as a timeout
