@@ -26,7 +26,6 @@ import httpx
 from bench import ROOT
 from tests.services import free_port, wait_for_port
 
-
 QUOTE_SIGNATURE = "q" * 43  # the sessions' (and their records') quote
 
 
@@ -66,7 +65,8 @@ async def record(store, seeded: list[dict]) -> None:
     async def one(s: dict) -> None:
         async with limit:
             await store.put(session_record(
-                s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None, owner=checkout_owner(s["userId"], None),
+                s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None,
+                owner=checkout_owner(s["userId"], None),
                 expected=expected_charge("USD", s["amount"], [(s["amount"], 1)]), now=now_epoch()))
     await asyncio.gather(*(one(s) for s in seeded))
 

@@ -11,14 +11,15 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import orjson
 
 from bench import ROOT
-from bench.load import Request, run as load
+from bench.load import Request
+from bench.load import run as load
 from bench.seed import Seeded, seed, write_peer_data
 from tests.services import free_port, wait_for_port
 
@@ -102,8 +103,8 @@ def request_calls(log: Path, request_id: str) -> dict:
 
 def run(*, workdir: Path, dashboard_users: int, orders_each: int, scale_sizes: list[int],
         seconds: float, warmup: float, connections: int) -> dict:
-    from web.auth import mint_token
     from store.sqlite import SQLiteStore
+    from web.auth import mint_token
 
     users = {f"shopper-{n:03d}": orders_each for n in range(dashboard_users)}
     users |= {f"scale-{size}": size for size in scale_sizes}

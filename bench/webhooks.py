@@ -17,15 +17,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import orjson
 
 from bench import ROOT
 from bench.load import Request, run_python
-from bench.sync_orders import record as record_sessions, seed as seed_sessions
+from bench.sync_orders import record as record_sessions
+from bench.sync_orders import seed as seed_sessions
 from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
 from tests.services import DynamoDBLocal, free_port, wait_for_port
 

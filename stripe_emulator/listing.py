@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from stripe_emulator.errors import invalid
 from stripe_emulator.params import integer, mapping, text

@@ -19,15 +19,15 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
+from telemetry.logs import JsonLines
 from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 from tests.services import fresh_dynamodb_table
-from telemetry.logs import JsonLines
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
-  createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { field code message } } }"""
+  createCartQuote(input: {items: $items}) {
+    quote { signature total { amount currency } } userErrors { field code message } } }"""
 CHECKOUT = """mutation($sig: ID!, $email: String) {
   createCheckoutSession(input: {quoteSignature: $sig, email: $email}) {
     checkoutSession { id url status total { amount } } userErrors { field code message } } }"""
@@ -368,7 +368,8 @@ def test_two_replicas_with_different_settings_answer_one_session_not_a_500(tmp_p
             signature = make_quote(first)["signature"]
             with ThreadPoolExecutor(4) as pool:
                 bodies = list(pool.map(
-                    lambda n: (first if n % 2 else second).gql(CHECKOUT, {"sig": signature, "email": "roll@example.com"}),
+                    lambda n, sig=signature: (first if n % 2 else second).gql(
+                        CHECKOUT, {"sig": sig, "email": "roll@example.com"}),
                     range(4)))
             assert all("errors" not in b for b in bodies), bodies
             ids = {b["data"]["createCheckoutSession"]["checkoutSession"]["id"] for b in bodies}

@@ -67,5 +67,5 @@ def test_a_bad_catalog_is_refused_and_the_entry_named(tmp_path, data, named):
 
 
 def test_a_missing_catalog_file_is_named(tmp_path):
-    with pytest.raises(CatalogError, match="cannot read catalog .*missing.json"):
+    with pytest.raises(CatalogError, match=r"cannot read catalog .*missing\.json"):
         load_catalog(tmp_path / "missing.json")

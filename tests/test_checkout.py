@@ -419,7 +419,8 @@ def test_stripe_failing_thirty_percent_of_the_time_never_duplicates_a_session(ga
                     assert body["errors"][0]["extensions"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
                     unavailable += 1
                     continue
-                sessions.setdefault(signature, set()).add(body["data"]["createCheckoutSession"]["checkoutSession"]["id"])
+                session_id = body["data"]["createCheckoutSession"]["checkoutSession"]["id"]
+                sessions.setdefault(signature, set()).add(session_id)
                 break
     finally:
         httpx.post(f"{gateway.url}/_stripe/_emulator/faults", json={"rate_429": 0, "rate_500": 0, "rate_drop": 0})

@@ -43,7 +43,8 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
         store = await gateway.open_store()
         ids = []
         for n in range(count):
-            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{start % 10**6:06d}{n:05d}x"
+            owner_part = owner.replace("@", "AT").replace(".", "D").replace("-", "")
+            order_id = f"cs_test_{owner_part}{start % 10**6:06d}{n:05d}x"
             key = keys.order_pointer(order_id)
             order = {
                 "PK": key.pk, "SK": key.sk, "entity": "Order", "orderId": order_id,

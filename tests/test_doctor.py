@@ -117,7 +117,7 @@ def test_doctor_finds_a_key_stripe_refuses_and_the_wrong_mode(setup):
 def test_doctor_wants_https_return_urls_in_production(setup):
     production = {**setup, "ENVIRONMENT": "production", "CHECKOUT_SUCCESS_URL": "http://shop.example/ok",
                   "CHECKOUT_CANCEL_URL": "https://shop.example/no"}
-    code, checks = doctor(production)
+    _, checks = doctor(production)
     bad = failed(checks)
     assert "CHECKOUT_SUCCESS_URL" in bad and "CHECKOUT_CANCEL_URL" not in bad
     assert "stripe mode" in bad  # a test key in production

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import httpx
 import pytest
 import stripe
+
 from tests.emulator_helpers import Emu, running_emu
 
 

@@ -4,13 +4,13 @@ page, declined and delayed payments, expiry, refunds and disputes."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import stripe
-from tests.emulator_helpers import KEY, SUCCESS_URL, Emu, running_emu
 
+from tests.emulator_helpers import KEY, SUCCESS_URL, Emu, running_emu
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +122,17 @@ def test_tax_by_billing_country_rounds_half_up(emu: Emu, country: str, tax: int)
 
 def test_tax_rounds_half_up_on_odd_amounts(emu: Emu):
     made = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1006, "product_data": {"name": "Odd"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1006, "product_data": {"name": "Odd"}},
+        "quantity": 1}])
     # 1006 * 8 % = 80.48 -> 80; 1006.25 would be needed for .5, so check a .5 case too.
     assert emu.pay(made.id).json()["total_details"]["amount_tax"] == 80
     half = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Half"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Half"}},
+        "quantity": 1}])
     assert emu.pay(half.id, billing_country="GB").json()["total_details"]["amount_tax"] == 205  # 205.0
     quarter = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Quarter"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Quarter"}},
+        "quantity": 1}])
     assert emu.pay(quarter.id, billing_country="CA").json()["total_details"]["amount_tax"] == 133  # 133.25
 
 
@@ -206,7 +209,8 @@ def test_the_pay_page_declines_and_refuses_unknown_cards(emu: Emu):
     assert declined.status_code == 402 and "Your card was declined." in declined.text
     other = httpx.post(made.url, data={"email": "d@example.com", "card_number": "1234"})
     assert other.status_code == 400 and "test card" in other.text
-    garbage = httpx.post(made.url, content=b"%%%&&&=\xff", headers={"content-type": "application/x-www-form-urlencoded"})
+    garbage = httpx.post(made.url, content=b"%%%&&&=\xff",
+                         headers={"content-type": "application/x-www-form-urlencoded"})
     assert garbage.status_code == 400
     assert emu.stripe.v1.checkout.sessions.retrieve(made.id).status == "open"
     assert httpx.get(made.url.replace(made.id, "cs_test_nope")).status_code == 404

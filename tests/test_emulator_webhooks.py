@@ -4,13 +4,14 @@ retries, the delivery modes for tests, delivery_success, and injected faults."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import stripe
-from tests.emulator_helpers import Emu, running_emu
 from stripe._api_version import _ApiVersion
+
+from tests.emulator_helpers import Emu, running_emu
 
 
 @pytest.fixture(scope="module")
@@ -208,9 +209,8 @@ def test_faults_reach_the_sdk_as_typed_errors(fresh_emu: Emu, caplog: pytest.Log
     assert server_error.value.http_status == 500
     assert control("webhooks", {}).status_code == 200  # controls are never faulted
     control("faults", {"rate_500": 0, "rate_drop": 1})
-    with caplog.at_level(logging.CRITICAL, logger="uvicorn.error"):
-        with pytest.raises(stripe.APIConnectionError):
-            fresh_emu.stripe.v1.customers.list()
+    with caplog.at_level(logging.CRITICAL, logger="uvicorn.error"), pytest.raises(stripe.APIConnectionError):
+        fresh_emu.stripe.v1.customers.list()
     control("faults", {"rate_drop": 0, "rate_429": 0.5, "seed": 3})
     outcomes = []
     for _ in range(20):

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from web.explorer import ASSETS, EXAMPLE, Explorer
 from tests.services import ROOT
+from web.explorer import ASSETS, EXAMPLE, Explorer
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 

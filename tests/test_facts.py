@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commerce.facts import (
-    DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, facts_from_charge, facts_item, facts_of, status_of,
+    DISPUTE_RANK,
+    DISPUTE_STATE,
+    REFUND_RANK,
+    Facts,
+    Movement,
+    facts_from_charge,
+    facts_item,
+    facts_of,
+    status_of,
 )
 
 # Stripe's documented statuses (API reference: Refund.status, Dispute.status).

@@ -16,7 +16,8 @@ mutation Create($input: CreateCartQuoteInput!) {
     userErrors { field code message }
   }
 }"""
-QUOTE = "query Q($s: ID!) { quote(signature: $s) { signature total { amount currency } items { sku quantity } expiresAt } }"
+QUOTE = ("query Q($s: ID!) { quote(signature: $s) "
+         "{ signature total { amount currency } items { sku quantity } expiresAt } }")
 
 
 def create(gateway, items, token=None):

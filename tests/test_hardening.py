@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.live_gateway import gateway_env, running_gateway
@@ -94,8 +96,9 @@ def test_development_keeps_them(gateway):
 
 
 def test_the_cost_limit_counts_pages_by_first(gateway):
-    node = "node { id orderNumber status " + " ".join(
-        f"i{n}: items {{ sku name quantity unitPrice {{ amount currency }} total {{ amount }} }}" for n in range(10)) + " }"
+    items = " ".join(f"i{n}: items {{ sku name quantity unitPrice {{ amount currency }} total {{ amount }} }}"
+                     for n in range(10))
+    node = "node { id orderNumber status " + items + " }"
     costly = "query { viewer { orders(first: 100) { edges { cursor " + node + " } } } }"
     body = refused_before_running(gateway, costly)
     assert "costs" in body["errors"][0]["message"]
@@ -214,14 +217,12 @@ def trickle(gateway, path: str, connections: int, seconds: float) -> list[bytes]
             except OSError:
                 closed[n] = True
             if not closed[n]:
-                try:
+                with contextlib.suppress(OSError):  # closed: the next recv says so
                     sock.sendall(b" ")
-                except OSError:
-                    pass  # closed: the next recv says so
         time.sleep(0.1)
     for sock in sockets:
         sock.close()
-    return [data if done else b"" for data, done in zip(received, closed)]
+    return [data if done else b"" for data, done in zip(received, closed, strict=True)]
 
 
 @pytest.mark.parametrize("path", ["/graphql", "/stripe/webhook"])
@@ -289,8 +290,9 @@ def test_one_request_runs_at_most_one_checkout_however_it_is_aliased(gateway):
         for n in range(3)) + " }"
     body = gateway.post({"query": aliased}).json()
     assert body.get("data") is None and "createCheckoutSession once" in body["errors"][0]["message"]
-    through_a_fragment = ('mutation { ...Two } fragment Two on Mutation { a: updateProfile(input: {displayName: "a"}) '
-                          '{ userErrors { code } } b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
+    through_a_fragment = ('mutation { ...Two } fragment Two on Mutation { '
+                          'a: updateProfile(input: {displayName: "a"}) { userErrors { code } } '
+                          'b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
     body = gateway.post({"query": through_a_fragment}).json()
     assert body.get("data") is None and "updateProfile once" in body["errors"][0]["message"]
 

@@ -71,7 +71,8 @@ def serve_and_read_stderr(tmp_path, **env: str) -> list[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port, proc, timeout=30)
-        httpx.post(f"http://127.0.0.1:{port}/stripe/webhook", content=b"{}", headers={"x-request-id": "req-serve-log-1"})
+        httpx.post(f"http://127.0.0.1:{port}/stripe/webhook", content=b"{}",
+                   headers={"x-request-id": "req-serve-log-1"})
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=15)

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from tests.live_gateway import engine_env, gateway_env, running_gateway
-from tests.services import fresh_dynamodb_table
-from tests.services import ROOT, FaultyProxy, command_env, free_port, wait_for_port
+from tests.services import ROOT, FaultyProxy, command_env, free_port, fresh_dynamodb_table, wait_for_port
 
 QUOTE = ('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) '
          '{ quote { signature total { amount } } userErrors { code } } }')

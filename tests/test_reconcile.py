@@ -10,14 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
-SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
+SYNC = ("mutation($since: DateTime) { syncOrders(input: {since: $since}) "
+        "{ scanned created updated ignored events userErrors { code message } } }")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from tests.live_gateway import gateway_env
 from tests.hostile_documents import SHAPES, doubling_fragments, largest, repeated_field, tokens
+from tests.live_gateway import gateway_env
 from tests.services import ROOT, free_port, wait_for_port
 
 MAX_TOKENS = 2000  # the default GRAPHQL_MAX_TOKENS
@@ -176,7 +176,7 @@ def test_two_texts_of_one_deeply_nested_document_are_both_answered(own_process):
 
     document = nested_inline_fragments(190)
     for text in (f"# one\n{document}", f"# two\n{document}"):
-        seconds, response = timed_post(own_process, text)
+        _, response = timed_post(own_process, text)
         assert response.json() == {"data": {"__typename": "Query"}}, response.text[:300]
 
 

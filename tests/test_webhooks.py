@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"

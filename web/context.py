@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from web.auth import TokenVerifier, Viewer
 from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.checkout import CheckoutConfig
@@ -14,6 +13,7 @@ from commerce.payments import Payments
 from loaders import Loaders
 from settings import Settings
 from store import Store
+from web.auth import TokenVerifier, Viewer
 
 
 @dataclass(slots=True)
