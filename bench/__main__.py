@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     def step(name: str) -> None:
         print(f"bench: {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
-    from services import DynamoDBLocal
+    from tests.services import DynamoDBLocal
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         workdir = Path(scratch)

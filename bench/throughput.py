@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -136,7 +137,7 @@ def run(*, workdir: Path, dashboard_users: int, orders_each: int, scale_sizes: l
     }
     expect = {"typename": "Query", "dashboard": "hasNextPage", "order": "orderNumber", "quote": "signature",
               "first_page": "hasNextPage"}
-    kw = dict(seconds=seconds, warmup=warmup, connections=connections)
+    kw: dict[str, Any] = {"seconds": seconds, "warmup": warmup, "connections": connections}
     results: dict = {"settings": {"connections": connections, "seconds": seconds, "warmup": warmup,
                                   "dashboard_users": dashboard_users, "orders_each": orders_each,
                                   "scale_sizes": scale_sizes, "seed_seconds": round(seed_seconds, 1)},

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from tests.services import ServerThread, free_port, fresh_dynamodb_table
 
@@ -74,7 +75,8 @@ class Gateway:
         import boto3
 
         table = boto3.resource("dynamodb").Table(self.settings.commerce_table)
-        items, kwargs = [], {}
+        items: list[dict] = []
+        kwargs: dict[str, Any] = {}
         while True:
             page = table.scan(ConsistentRead=True, **kwargs)
             items += page["Items"]

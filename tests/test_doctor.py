@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stripe
@@ -39,7 +40,7 @@ def setup(tmp_path, dynamodb_local, stripe_emulator_url) -> dict:
             "COMMERCE_TABLE": asyncio.run(fresh_dynamodb_table(dynamodb_local))}
 
 
-def endpoint(env: dict, events: list[str]) -> None:
+def endpoint(env: dict, events: list[Any]) -> None:
     client = stripe.StripeClient(env["STRIPE_SECRET"], base_addresses={"api": env["STRIPE_API_BASE"]})
     client.v1.webhook_endpoints.create(params={"url": env["PUBLIC_URL"] + "/stripe/webhook",
                                                "enabled_events": events})

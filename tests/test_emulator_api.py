@@ -106,7 +106,7 @@ def test_auto_paging_iter_walks_25_objects_ten_at_a_time(emu: Emu):
     made = [emu.stripe.v1.customers.create(params={"email": f"{tag}@example.com"}).id for _ in range(25)]
     first = emu.stripe.v1.customers.list(params={"email": f"{tag}@example.com", "limit": 10})
     assert [c.id for c in first.data] == made[::-1][:10] and first.has_more is True
-    assert first.url == "/v1/customers" and first.object == "list"
+    assert first.url == "/v1/customers" and first["object"] == "list"
     walked = [c.id for c in first.auto_paging_iter()]
     assert walked == made[::-1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import pytest
 
@@ -114,7 +115,7 @@ def test_the_cost_limit_counts_pages_by_first(gateway):
 
 DEEP = 1000
 JSON_HEADERS = {"content-type": "application/json"}
-NOT_JSON_BODIES = {
+NOT_JSON_BODIES: dict[str, dict[str, Any]] = {
     "invalid UTF-8 in a string": dict(content=b'{"query": "{ __typename }", "x": "\xff\xfe"}', headers=JSON_HEADERS),
     "invalid UTF-8 before the object": dict(content=b'\xff{"query": "{ __typename }"}', headers=JSON_HEADERS),
     "a body nested 1,000 deep": dict(content=b"[" * DEEP + b"]" * DEEP, headers=JSON_HEADERS),
@@ -158,7 +159,7 @@ def test_production_never_suggests_names_from_the_schema(production):
     """Not for fields, arguments, types, nor input fields and enum values in literals or
     in variables (where the suggestion sits in the middle of the message)."""
     quote = "mutation($i: CreateCartQuoteInput!) { createCartQuote(input: $i) { quote { signature } } }"
-    probes = [  # (query, variables, the names only a suggestion would give away)
+    probes: list[tuple[str, dict | None, list[str]]] = [  # (query, variables, the names only a suggestion gives away)
         ("{ prodcts { sku } }", None, ["'products'"]),
         ('{ checkoutSession(idd: "cs_test_1") { id } }', None, []),
         ("query($i: CartItmInput) { __typename }", None, ["CartItemInput"]),

@@ -102,19 +102,19 @@ def test_the_worst_document_of_each_shape_under_the_token_limit_is_answered_with
 def expand(document: str) -> str:
     """The document with every spread replaced by its fragment's selections (exponential:
     for small documents only)."""
-    from graphql import FragmentSpreadNode, InlineFragmentNode, parse, print_ast
-    from graphql.language import OperationDefinitionNode, SelectionSetNode
+    from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, parse, print_ast
+    from graphql.language import OperationDefinitionNode, SelectionNode, SelectionSetNode
 
     parsed = parse(document)
-    fragments = {d.name.value: d for d in parsed.definitions if d.kind == "fragment_definition"}
+    fragments = {d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)}
 
     def inline(selection_set: SelectionSetNode) -> SelectionSetNode:
-        out = []
+        out: list[SelectionNode] = []
         for selection in selection_set.selections:
             if isinstance(selection, FragmentSpreadNode):
                 out.extend(inline(fragments[selection.name.value].selection_set).selections)
                 continue
-            if selection.selection_set is not None:
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
                 selection = type(selection)(**{**{k: getattr(selection, k) for k in selection.keys},
                                                "selection_set": inline(selection.selection_set)})
             out.append(selection)
