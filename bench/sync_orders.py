@@ -87,7 +87,7 @@ def sync_in_child(base: str, rate: int, database: str) -> dict:
     """Run the sync in a fresh process and read its peak RSS there."""
     code = f"""
 import asyncio, json, resource, time
-from commerce.payments import Payments
+from payments import Payments
 from store.sqlite import SQLiteStore
 from jobs.reconcile import sync_orders
 async def main():

@@ -4,7 +4,7 @@ import re
 
 from commerce.checkout import SessionView, checkout_for_quote, session_view
 from commerce.errors import ErrorCode, Problem
-from commerce.payments import SESSION_ID
+from payments import SESSION_ID
 from commerce.quotes import QuoteRejected, load_quote
 from web.context import Context
 from resolvers import limits

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.checkout import CheckoutConfig
-from commerce.payments import Payments
+from payments import Payments
 from loaders import Loaders
 from settings import Settings
 from store import Store
