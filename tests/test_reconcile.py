@@ -122,8 +122,8 @@ def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, cap
 
 
 def test_a_run_killed_mid_way_resumes_without_duplicates(recon):
-    from payments import Payments
     from jobs.reconcile import sync_orders
+    from payments import Payments
 
     recon.control("webhooks", {"mode": "off"})
     try:
