@@ -7,10 +7,12 @@
 #     commerce-gateway
 # (AWS credentials from the task role, or -e AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.)
 # `docker run ... commerce-gateway gateway doctor` checks that setup.
+# GATEWAY_WORKERS=auto: one worker process per core the container is given (its CPU limit),
+# one on a single core; `-e GATEWAY_WORKERS=N` sets it (README, Workers).
 FROM python:3.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CATALOG_PATH=/app/catalog/products.json GATEWAY_DB=/app/var/gateway.db GATEWAY_WORKERS=2
+    CATALOG_PATH=/app/catalog/products.json GATEWAY_DB=/app/var/gateway.db GATEWAY_WORKERS=auto
 WORKDIR /app
 # Dependencies first, pinned (deploy/requirements.lock): a code change rebuilds only the layers below.
 COPY deploy/requirements.lock deploy/requirements.lock

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--workers", type=_workers, default=os.environ.get("GATEWAY_WORKERS", "1"),
-                       help="worker processes (default GATEWAY_WORKERS or 1)")
+                       help="worker processes, or `auto`: one per core this process may use "
+                            "(default GATEWAY_WORKERS or 1)")
     serve.set_defaults(run=_serve)
 
     table = commands.add_parser("create-table", help="create the DynamoDB table (idempotent)")
@@ -118,10 +119,12 @@ def _webhook_secret(value: str) -> str:
     return value
 
 
-def _workers(value: str | int) -> int:
+def _workers(value: str | int) -> int | str:
     value = str(value)
+    if value == "auto":
+        return value
     if not value.isdigit() or not 1 <= int(value) <= 64:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (1-64)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (1-64, or auto)")
     return int(value)
 
 
@@ -156,8 +159,10 @@ def _serve(args: argparse.Namespace) -> int:
     import serving
     from commerce.catalog import CatalogError, load_catalog
 
+    auto = args.workers == "auto"
+    workers = min(64, serving.available_cores()) if auto else args.workers
     try:  # first, so a port in use fails before any start-up work
-        listener = serving.bind(args.host, args.port)
+        listener = serving.bind(args.host, args.port, workers=workers)
     except serving.PortInUse as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +180,9 @@ def _serve(args: argparse.Namespace) -> int:
     asyncio.run(check_start(settings))  # a store or key that cannot work: one line, exit 2
 
     emulated = emulated_payments(settings)
-    if args.workers > 1 and emulated:
+    if auto and emulated:  # the emulator keeps its state in one process
+        workers, listener = 1, listener.first_only()
+    if workers > 1 and emulated:
         print("gateway: --workers needs STRIPE_SECRET: the built-in Stripe emulator keeps its "
               "state in one process", file=sys.stderr)
         return 2
@@ -185,9 +192,9 @@ def _serve(args: argparse.Namespace) -> int:
     serving.say(f"gateway: {settings.environment}, store {store}, payments {stripe}")
 
     def ready() -> None:
-        workers = f" with {args.workers} workers" if args.workers > 1 else ""
+        several = f" with {workers} workers" if workers > 1 else ""
         everywhere = " (every interface)" if listener.host in ("0.0.0.0", "::") else ""
-        serving.say(f"gateway: listening on {listener.address}{everywhere}{workers}")
+        serving.say(f"gateway: listening on {listener.address}{everywhere}{several}")
         if settings.graphiql_enabled:
             serving.say(f"  GraphiQL    {local}/graphql")
         else:
@@ -204,12 +211,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = dict(access_log=False, proxy_headers=False,
                    log_config=logging_config())  # telemetry/logs.py: each worker logs as this process does
-    if args.workers == 1:
+    if workers == 1:
         return serving.run(create_app(settings), listener, workers=1, on_ready=ready, **options)
     from web.observability import shared_metrics
 
     with shared_metrics():  # /metrics adds up every worker's counts
-        return serving.run("server:create_app", listener, workers=args.workers, on_ready=ready,
+        return serving.run("server:create_app", listener, workers=workers, on_ready=ready,
                            factory=True, **options)
 
 

@@ -7,7 +7,9 @@
    ingestion on SQLite and on DynamoDB Local; sync-orders over 10,000 sessions;
 4. hostile documents: the worst document of each shape under the token limit, its answer
    time and the slowest /healthz answer while it is sent (bench/validation.py);
-5. bench/results/latest.json, latest.md and scaling.png, with each target's verdict.
+5. one worker against one per core (`gateway serve --workers N`): rps and each worker's
+   CPU for the same operations, in interleaved rounds (bench/workers.py);
+6. bench/results/latest.json, latest.md and scaling.png, with each target's verdict.
 
 `--smoke` runs every part with tiny sizes (for CI: it proves the benchmark works, its
 figures mean little) and writes to var/bench-smoke/ unless --out says otherwise.
@@ -24,15 +26,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import ROOT, report, sync_orders, throughput, validation, webhooks
+from bench import ROOT, report, sync_orders, throughput, validation, webhooks, workers
 from bench.load import has_wrk
 
 FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
         "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
-        "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100, "hostile_repeats": 20}
+        "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100, "hostile_repeats": 20,
+        "workers": {"dashboard_users": 20, "orders_each": 25, "rounds": 5, "seconds": 5.0, "warmup": 1.0,
+                    "connections": 16}}
 SMOKE = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
          "warmup": 0.5, "connections": 4, "webhook_events": {"sqlite": 60, "dynamodb": 30},
-         "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100, "hostile_repeats": 3}
+         "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100, "hostile_repeats": 3,
+         "workers": {"dashboard_users": 2, "orders_each": 5, "rounds": 1, "seconds": 1.0, "warmup": 0.3,
+                     "connections": 4}}
+
+PARTS = ["throughput", "webhooks", "sync", "validation", "workers"]
 
 
 def machine() -> str:
@@ -44,15 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
-    parser.add_argument("--parts", default="throughput,webhooks,sync,validation",
+    parser.add_argument("--parts", default=",".join(PARTS),
                         help="comma-separated: throughput (with calls and scaling), webhooks, sync, "
-                             "validation (hostile documents)")
+                             "validation (hostile documents), workers (1 against N)")
     parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
                                                  "or var/bench-smoke with --smoke)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    if not parts or parts - {"throughput", "webhooks", "sync", "validation"}:
-        parser.error("--parts takes throughput, webhooks, sync and validation, comma-separated")
+    if not parts or parts - set(PARTS):
+        parser.error(f"--parts takes {', '.join(PARTS)}, comma-separated")
     sizes = SMOKE if args.smoke else FULL
     out = args.out or (ROOT / "var" / "bench-smoke" if args.smoke else ROOT / "bench" / "results")
     out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         if "validation" in parts:
             step("hostile documents: validation time, /healthz meanwhile")
             results["validation"] = validation.run(workdir=workdir, repeats=sizes["hostile_repeats"])
+        if "workers" in parts:
+            step(f"1 worker against {workers.worker_count()}: the same operations, each worker's CPU")
+            results["workers"] = workers.run(workdir=workdir, **sizes["workers"])
 
     results["settings"]["smoke"] = args.smoke
     results["machine"] = machine()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
         # p95, not the maximum: on a shared machine one scheduler stall sets the maximum
         target("/healthz p95 during hostile documents ms (worst shape)", results["validation"]["healthz_p95_ms"],
                250, at_least=False)
+    if "workers" in results:
+        _workers_verdicts(results["workers"], target)
     if "sync" in results:
         target(f"sync-orders peak RSS MB at {results['sync']['measured']['sessions']} sessions",
                results["sync"]["measured"]["peak_rss_mb"], 150, at_least=False)
@@ -45,6 +48,17 @@ def _throughput_verdicts(results: dict[str, Any], target: Any) -> None:
     sizes = sorted(order, key=int)
     target(f"order(id) time at {sizes[-1]} orders / at {sizes[0]}",
            order[sizes[-1]]["mean_ms"] / order[sizes[0]]["mean_ms"], 1.2, at_least=False)
+
+
+def _workers_verdicts(w: dict[str, Any], target: Any) -> None:
+    """Issue 21: N workers (one per core) against one, on the same machine."""
+    n, summary = w["workers"], w["summary"]
+    target(f"order(id) rps, {n} workers / 1", summary["order"]["ratio"], 1.7, at_least=True)
+    target(f"{{ __typename }} rps, {n} workers / 1", summary["typename"]["ratio"], 1.5, at_least=True)
+    target(f"lowest rps ratio, {n} workers / 1, any operation", min(s["ratio"] for s in summary.values()),
+           1.0, at_least=True)
+    target(f"least busy of {n} workers under order(id) load, cores", min(summary["order"]["cores_n"]), 0.5,
+           at_least=True)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -77,10 +91,31 @@ def markdown(results: dict[str, Any]) -> str:
                          f"| {d.get('healthz_p95_ms', 0):.2f} | {d['healthz_max_ms']:.2f} "
                          f"| {d['outcome'].replace('|', '/')} |")
         lines.append("")
+    if "workers" in results:
+        lines += _workers_markdown(results["workers"])
     lines += ["## Targets", "", "| target | value | bound | met |", "|---|---:|---:|---|"]
     for v in results["targets"]:
         lines.append(f"| {v['target']} | {v['value']} | {v['sense']} {v['bound']} | {'yes' if v['met'] else '**no**'} |")
     return "\n".join(lines) + "\n"
+
+
+def _workers_markdown(w: dict[str, Any]) -> list[str]:
+    n = w["workers"]
+    lines = [f"## 1 worker against {n} (`gateway serve --workers N`, {w['cores']} cores)", "",
+             f"The gateway on SQLite ({w['dashboard_users']} shoppers x {w['orders_each']} orders), Stripe from "
+             f"the emulator in its own process; {w['rounds']} interleaved rounds of {w['seconds']} s after "
+             f"{w['warmup']} s of warm-up, {w['connections']} connections. rps: the median of the rounds "
+             "(lowest-highest); CPU: the cores each worker process was busy, median of the rounds.", "",
+             f"| operation | 1 worker rps | {n} workers rps | {n} / 1 | 1 worker CPU | {n} workers' CPU |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for op, s in w["summary"].items():
+        def rps(count: str) -> str:
+            each = [f["rps"] for f in w["runs"][op][count]]
+            return f"{statistics.median(each):,.0f} ({min(each):,.0f}-{max(each):,.0f})"
+
+        lines.append(f"| {op} | {rps('1')} | {rps(str(n))} | {s['ratio']:.2f}x | {s['cores_1'][0]:.2f} "
+                     f"| {' / '.join(f'{c:.2f}' for c in s['cores_n'])} |")
+    return lines + [""]
 
 
 def _throughput_markdown(results: dict[str, Any]) -> list[str]:
