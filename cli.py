@@ -229,7 +229,7 @@ def _url_host(host: str) -> str:
 @contextlib.asynccontextmanager
 async def _backends(settings):
     """The store and the Stripe client, for commands that run outside the server."""
-    from commerce.payments import Payments
+    from payments import Payments
     from settings import read_stripe_secret
     from store import open_store
 
@@ -258,7 +258,7 @@ def _stripe_settings(task: str):
 
 def _run_against_stripe(task: str, work) -> int:
     from commerce.catalog import CatalogError
-    from commerce.payments import PaymentsUnavailable
+    from payments import PaymentsUnavailable
     from store import StoreError
 
     settings = _stripe_settings(task)

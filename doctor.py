@@ -16,9 +16,12 @@ import asyncio
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from settings import ConfigError, Settings, check_stripe_key, load_settings, read_stripe_secret
+
+if TYPE_CHECKING:
+    from payments import WebhookEndpoint
 
 Status = Literal["ok", "fail", "skip"]
 WEBHOOK_PATH = "/stripe/webhook"
@@ -90,7 +93,7 @@ async def _live_checks(settings: Settings, *, key_checked: bool) -> list[Check]:
 async def _stripe_checks(settings: Settings, checks: list[Check], key_checked: bool):
     """The key's form, Stripe's answer to it, its mode; then the webhook endpoint. Returns
     the Stripe client when the key works, for the catalog check."""
-    from commerce.payments import Payments, PaymentsUnavailable
+    from payments import Payments, PaymentsUnavailable
 
     if not (settings.stripe_secret or settings.stripe_secret_parameter):
         if not key_checked:
@@ -116,7 +119,7 @@ async def _stripe_checks(settings: Settings, checks: list[Check], key_checked: b
     payments = Payments(key, api_base=settings.stripe_api_base, timeout=settings.stripe_timeout_seconds,
                         max_network_retries=1)
     try:
-        endpoints = await _all_endpoints(payments)
+        endpoints = await payments.list_webhook_endpoints()
     except PaymentsUnavailable as exc:
         checks.append(fail("stripe accepts key", f"Stripe refused or did not answer: {exc}",
                            "copy the current secret key from the Stripe dashboard (Developers -> API keys); "
@@ -128,22 +131,11 @@ async def _stripe_checks(settings: Settings, checks: list[Check], key_checked: b
     return payments
 
 
-async def _all_endpoints(payments) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 100}
-    while True:
-        page = await payments.call(payments.client.v1.webhook_endpoints.list_async, params=params)
-        found += [e.to_dict() for e in page.data]
-        if not page.has_more or len(found) > 1000:
-            return found
-        params["starting_after"] = page.data[-1].id
-
-
-def _webhook_checks(settings: Settings, endpoints: list[dict[str, Any]]) -> list[Check]:
+def _webhook_checks(settings: Settings, endpoints: list[WebhookEndpoint]) -> list[Check]:
     from webhooks.handlers import HANDLERS
 
     url = settings.public_url.rstrip("/") + WEBHOOK_PATH
-    mine = [e for e in endpoints if e.get("url") == url]
+    mine = [e for e in endpoints if e.url == url]
     checks = []
     if not (settings.stripe_webhook_secret or settings.stripe_webhook_secret_parameter):
         checks.append(fail("webhook secret", "STRIPE_WEBHOOK_SECRET is not set: every delivery is refused",
@@ -155,17 +147,17 @@ def _webhook_checks(settings: Settings, endpoints: list[dict[str, Any]]) -> list
         checks.append(fail("webhook endpoint", f"no Stripe webhook endpoint for {url} (PUBLIC_URL)",
                            f"add one in the Stripe dashboard (Developers -> Webhooks) for {url} with: {events}"))
         return checks
-    enabled = [e for e in mine if e.get("status") == "enabled"]
+    enabled = [e for e in mine if e.status == "enabled"]
     if not enabled:
-        checks.append(fail("webhook endpoint", f"{mine[0]['id']} for {url} is disabled",
+        checks.append(fail("webhook endpoint", f"{mine[0].id} for {url} is disabled",
                            "enable it in the Stripe dashboard (Developers -> Webhooks)"))
         return checks
     endpoint = enabled[0]
-    checks.append(ok("webhook endpoint", f"{endpoint['id']} for {url}, enabled"))
-    subscribed = set(endpoint.get("enabled_events") or [])
+    checks.append(ok("webhook endpoint", f"{endpoint.id} for {url}, enabled"))
+    subscribed = set(endpoint.enabled_events)
     missing = [] if "*" in subscribed else sorted(set(HANDLERS) - subscribed)
     if missing:
-        checks.append(fail("webhook events", f"{endpoint['id']} is not subscribed to {', '.join(missing)}",
+        checks.append(fail("webhook events", f"{endpoint.id} is not subscribed to {', '.join(missing)}",
                            f"add {', '.join(missing)} to the endpoint's events in the Stripe dashboard"))
     else:
         checks.append(ok("webhook events", f"subscribed to all {len(HANDLERS)} event types the gateway handles"))
@@ -252,7 +244,7 @@ async def _catalog_checks(settings: Settings, store, payments) -> list[Check]:
         if (entry.unit_amount, entry.currency) != (product.price, product.currency):
             return f"{product.sku} mapped at {entry.unit_amount} {entry.currency}, catalog says {product.price}"
         async with limit:
-            price = await payments.call(payments.client.v1.prices.retrieve_async, entry.price_id)
+            price = await payments.retrieve_price(entry.price_id)
         if (price.unit_amount, price.currency, price.active) != (product.price, product.currency.lower(), True):
             return f"{product.sku}: Stripe price {price.id} is {price.unit_amount} {price.currency}" \
                    f"{'' if price.active else ' (inactive)'}"

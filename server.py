@@ -38,7 +38,7 @@ from web.auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
 from commerce.checkout import CheckoutConfig
-from commerce.payments import Payments
+from payments import Payments
 from web.context import Context, Services
 from loaders import Loaders
 from schema import build_schema
@@ -46,7 +46,7 @@ from schema.errors import coded
 from settings import ConfigError, Settings, load_settings, read_stripe_secret, read_webhook_secrets
 from store import StoreConfigError, StoreError, TableMissing, open_store
 from store.metered import MeteredStore, start_counting
-from commerce.payments import start_counting as start_stripe_counting
+from payments import start_counting as start_stripe_counting
 from telemetry.metrics import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, operation_label, user_hash
 from web.observability import metrics
 from webhooks.handlers import HANDLERS

@@ -89,7 +89,7 @@ def sync_in_child(base: str, rate: int, database: str) -> dict:
     code = f"""
 import asyncio, json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from commerce.payments import Payments
+from payments import Payments
 from store.sqlite import SQLiteStore
 from jobs.reconcile import sync_orders
 async def main():

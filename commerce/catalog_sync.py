@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from commerce.catalog import Catalog, Product
-from commerce.payments import Payments
+from payments import Payments, Price
 from store import Store, keys
 
 
@@ -56,22 +56,19 @@ async def sync_catalog(payments: Payments, catalog: Catalog, *, tax_behavior: st
 
 async def _sync_product(payments: Payments, product: Product, report: SyncReport,
                         tax_behavior: str) -> StripePrice:
-    found = await payments.call(payments.client.v1.prices.list_async, params={
-        "lookup_keys": [product.sku], "limit": 1, "expand": ["data.product"]})
-    existing = found.data[0] if found.data else None
+    existing = await payments.price_by_lookup_key(product.sku)
     if existing is None:
-        created = await payments.call(
-            payments.client.v1.products.create_async, params=_product_params(product),
-            options={"idempotency_key": f"catalog-product-{product.sku}"})
+        created = await payments.create_product(_product_params(product),
+                                                idempotency_key=f"catalog-product-{product.sku}")
         price = await _create_price(payments, created.id, product, tax_behavior)
         report.created.append(product.sku)
         return StripePrice(created.id, price.id, product.price, product.currency, tax_behavior)
 
     stripe_product = existing.product
+    assert stripe_product is not None  # expanded by price_by_lookup_key
     changed = False
     if stripe_product.name != product.name or stripe_product.active != product.active:
-        await payments.call(payments.client.v1.products.update_async, stripe_product.id,
-                            params={"name": product.name, "active": product.active})
+        await payments.update_product(stripe_product.id, name=product.name, active=product.active)
         changed = True
     price = existing
     if not _matches(existing, product, tax_behavior):
@@ -81,17 +78,17 @@ async def _sync_product(payments: Payments, product: Product, report: SyncReport
     return StripePrice(stripe_product.id, price.id, product.price, product.currency, tax_behavior)
 
 
-async def _create_price(payments: Payments, product_id: str, product: Product, tax_behavior: str):
-    return await payments.call(payments.client.v1.prices.create_async, params={
+async def _create_price(payments: Payments, product_id: str, product: Product, tax_behavior: str) -> Price:
+    return await payments.create_price({
         "product": product_id, "currency": product.currency.lower(), "unit_amount": product.price,
         "lookup_key": product.sku, "transfer_lookup_key": True, "metadata": {"sku": product.sku},
         "tax_behavior": tax_behavior,
-    }, options={"idempotency_key": f"catalog-price-{product.sku}-{product.price}-{product.currency}-{tax_behavior}"})
+    }, idempotency_key=f"catalog-price-{product.sku}-{product.price}-{product.currency}-{tax_behavior}")
 
 
-def _matches(price, product: Product, tax_behavior: str) -> bool:
+def _matches(price: Price, product: Product, tax_behavior: str) -> bool:
     return (price.unit_amount == product.price and price.currency == product.currency.lower()
-            and price.active and getattr(price, "tax_behavior", None) == tax_behavior)
+            and price.active and price.tax_behavior == tax_behavior)
 
 
 def _product_params(product: Product) -> dict:

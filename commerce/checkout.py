@@ -20,19 +20,16 @@ recorded, or QUOTE_IN_USE: never a 500.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
-
 from commerce.catalog_sync import CatalogMap
 from commerce.orders import expected_charge
-from commerce.payments import SOURCE, Payments
+from payments import SOURCE, CheckoutSession, IdempotencyConflict, NotFound, Payments
 from commerce.pricing import PricedLine
-from commerce.profiles import Claims, link_customer
+from commerce.customers import ensure_customer
 from commerce.errors import ErrorCode
-from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected
+from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected, refuse_expired
 from settings import ShippingRate
 from store import Store, keys
 
@@ -71,14 +68,11 @@ class SessionView:
     currency: str | None  # upper-case
 
 
-def session_view(session: Any) -> SessionView:
-    currency = getattr(session, "currency", None)
+def session_view(session: CheckoutSession) -> SessionView:
     return SessionView(
-        id=session.id, url=getattr(session, "url", None), status=session.status,
-        payment_status=getattr(session, "payment_status", "unpaid"),
-        expires_at=getattr(session, "expires_at", None),
-        amount_total=getattr(session, "amount_total", None),
-        currency=currency.upper() if currency else None,
+        id=session.id, url=session.url, status=session.status, payment_status=session.payment_status,
+        expires_at=session.expires_at, amount_total=session.amount_total,
+        currency=session.currency.upper() if session.currency else None,
     )
 
 
@@ -101,38 +95,36 @@ async def checkout_for_quote(
     owner = checkout_owner(user_id, guest_email)
     claim, records = await quote_checkouts(store, quote.signature)
     if claim is None:
-        if quote.expired(now):
-            raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
+        refuse_expired(quote, now)
         claim = await _claim(store, quote, owner)
     if claim["owner"] != owner:
         raise QuoteRejected(ErrorCode.QUOTE_IN_USE, IN_USE)
     generation = 0
     if records:
         latest = records[0]
-        session = await payments.retrieve_session(latest["stripeSessionId"], expand=["payment_intent"])
+        session = await payments.retrieve_session(latest["stripeSessionId"], with_payment_intent=True)
         if session is not None and (session.status == "open" or
                                     (session.status == "complete" and not payment_failed(session))):
             return session_view(session)
         # expired, or its delayed payment failed: a new session while the quote is valid
         generation = latest["generation"] + 1
-    if quote.expired(now):
-        raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
+    refuse_expired(quote, now)
     customer = await ensure_customer(store, payments, user_id, user_email, now) if user_id else None
     params = session_params(quote, prices, config, user_id=user_id, customer=customer,
                             email=None if customer else guest_email)
     key = f"checkout-{quote.signature}-{generation}"
     try:
         try:
-            session = await _create_session(payments, params, key)
-        except stripe.InvalidRequestError as exc:
-            if not (customer and exc.code == "resource_missing" and exc.param == "customer"):
+            session = await payments.create_checkout_session(params, idempotency_key=key)
+        except NotFound as exc:
+            if not (customer and exc.param == "customer"):
                 raise
             # The stored customer is gone from this Stripe account (deleted, or the keys
             # moved from test to live): make another, keep it, and check out with it.
             customer = await ensure_customer(store, payments, user_id, user_email, now, replacing=customer)
             params = session_params(quote, prices, config, user_id=user_id, customer=customer, email=None)
-            session = await _create_session(payments, params, f"{key}-{customer}")
-    except stripe.IdempotencyError:
+            session = await payments.create_checkout_session(params, idempotency_key=f"{key}-{customer}")
+    except IdempotencyConflict:
         # Another request of the same owner made this generation's session with other
         # parameters (a replica with other settings): that session is the answer.
         return await _winners_session(store, payments, quote.signature, generation)
@@ -141,17 +133,11 @@ async def checkout_for_quote(
     return session_view(session)
 
 
-async def _create_session(payments: Payments, params: dict[str, Any], key: str) -> Any:
-    return await payments.call(payments.client.v1.checkout.sessions.create_async, params=params,
-                               options={"idempotency_key": key})
-
-
-def payment_failed(session: Any) -> bool:
+def payment_failed(session: CheckoutSession) -> bool:
     """A completed session whose delayed payment failed (its PaymentIntent, expanded, wants
     another payment method): a dead end for the shopper, who may check out again."""
-    intent = getattr(session, "payment_intent", None)
-    return (getattr(session, "payment_status", None) == "unpaid" and intent is not None
-            and not isinstance(intent, str) and intent.status in ("requires_payment_method", "canceled"))
+    return (session.payment_status == "unpaid" and session.intent is not None
+            and session.intent.status in ("requires_payment_method", "canceled"))
 
 
 async def quote_checkouts(store: Store, signature: str) -> tuple[dict | None, list[dict]]:
@@ -277,37 +263,17 @@ def _shipping_option(rate: ShippingRate, currency: str, tax_behavior: str) -> di
     }}
 
 
-async def ensure_customer(
-    store: Store, payments: Payments, user_id: str, email: str | None, now: int, *,
-    replacing: str | None = None,
-) -> str:
-    """The user's Stripe customer id: created once, kept on the profile, reused; made
-    anew `replacing` one that Stripe no longer knows."""
-    profile = await store.get(keys.profile(user_id))
-    if profile and profile.get(keys.CUSTOMER_ID) and profile[keys.CUSTOMER_ID] != replacing:
-        return profile[keys.CUSTOMER_ID]
-    params: dict[str, Any] = {"metadata": {"userId": user_id, "source": SOURCE}}
-    if email:
-        params["email"] = email
-    seed = f"{user_id}\n{email}" + (f"\nreplacing {replacing}" if replacing else "")
-    tag = hashlib.sha256(seed.encode()).hexdigest()[:16]
-    customer = await payments.call(payments.client.v1.customers.create_async, params=params,
-                                   options={"idempotency_key": f"customer-{tag}"})
-    await link_customer(store, Claims(user_id, email, False), profile, customer.id)
-    return customer.id
-
-
-async def _check_totals(payments: Payments, session: Any, quote: Quote) -> None:
+async def _check_totals(payments: Payments, session: CheckoutSession, quote: Quote) -> None:
     if session.amount_subtotal == quote.cart.total and session.currency == quote.cart.currency.lower():
         return
-    await payments.call(payments.client.v1.checkout.sessions.expire_async, session.id)
+    await payments.expire_session(session.id)
     raise CheckoutMismatch(
         f"session {session.id} charges {session.amount_subtotal} {session.currency}, "
         f"quote says {quote.cart.total} {quote.cart.currency}"
     )
 
 
-async def _record(store: Store, quote: Quote, session: Any, generation: int, user_id: str | None,
+async def _record(store: Store, quote: Quote, session: CheckoutSession, generation: int, user_id: str | None,
                   guest_email: str | None, owner: str, now: int) -> None:
     expected = expected_charge(quote.cart.currency, quote.cart.total,
                                [(line.unit_price, line.quantity) for line in quote.cart.lines],
@@ -320,3 +286,15 @@ async def _record(store: Store, quote: Quote, session: Any, generation: int, use
         "stripeSessionId": session.id, "status": session.status, "checkoutUrl": session.url,
         "generation": generation, "sessionExpiresAt": session.expires_at, "createdAt": now,
     })
+
+
+async def session_expired(store: Store, session_id: str) -> bool:
+    """A session expired unpaid (checkout.session.expired): its quote's record says so, so
+    the quote's next checkout makes a new one. False for a session this gateway did not make."""
+    pointer = await store.get(keys.session_pointer(session_id))
+    if pointer is None:
+        return False
+    record = await store.get(keys.quote_session(pointer["quoteSignature"], session_id))
+    if record is not None and record.get("status") != "expired":
+        await store.put({**record, "status": "expired", "checkoutUrl": None})
+    return True

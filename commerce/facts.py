@@ -30,7 +30,8 @@ is kept by id with its Stripe status, mapped here, and only here, to what it mea
 Merging takes, per refund and per dispute, the later of the two statuses, so events may
 arrive late, twice or out of order. Orders written before refunds and disputes were kept
 by id carry only totals (`refunded`, `dispute`): those count until the first id is known,
-from the same charge, which lists every refund and dispute it has.
+from the same charge, which lists every refund and dispute it has. What Stripe's charges,
+refunds and disputes say as facts is read in `commerce/charges.py`.
 """
 
 from __future__ import annotations
@@ -121,40 +122,6 @@ def status_of(facts: Facts, total: int, *, review: bool = False) -> str:
     if (facts.dispute == "lost" and not facts.disputes) or (total > 0 and returned >= total):
         return "REFUNDED"
     return "PARTIALLY_REFUNDED" if returned > 0 else "PAID"
-
-
-# ---- Stripe's JSON -> facts -------------------------------------------------------
-
-def refund_movement(refund: Mapping[str, Any]) -> tuple[str, Movement] | None:
-    status, amount = refund.get("status"), refund.get("amount")
-    if not isinstance(refund.get("id"), str) or status not in REFUND_RANK or not _amount(amount):
-        return None
-    return refund["id"], Movement(amount, status)
-
-
-def dispute_movement(dispute: Mapping[str, Any]) -> tuple[str, Movement] | None:
-    status, amount = dispute.get("status"), dispute.get("amount")
-    if not isinstance(dispute.get("id"), str) or status not in DISPUTE_RANK or not _amount(amount):
-        return None
-    return dispute["id"], Movement(amount, status)
-
-
-def facts_from_charge(charge: Mapping[str, Any], *, refunds: list[Mapping[str, Any]] | None = None,
-                      disputes: list[Mapping[str, Any]] = ()) -> Facts:  # type: ignore[assignment]
-    """The facts a charge (Stripe's JSON, with `refunds` expanded or listed) and its
-    disputes tell. Without a list of refunds, the charge's amount_refunded is the total."""
-    if refunds is None:
-        listed = charge.get("refunds")
-        refunds = listed.get("data") if isinstance(listed, Mapping) and not listed.get("has_more") else None
-    refund_facts = dict(filter(None, map(refund_movement, refunds or [])))
-    dispute_facts = dict(filter(None, map(dispute_movement, disputes)))
-    legacy = charge.get("amount_refunded") if refunds is None and _amount(charge.get("amount_refunded")) else 0
-    return Facts(paid=charge.get("paid") is True or bool(dispute_facts), refunds=refund_facts,
-                 disputes=dispute_facts, legacy_refunded=legacy or 0)
-
-
-def _amount(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # ---- the stored form --------------------------------------------------------------

@@ -31,16 +31,13 @@ from typing import Any
 import logging
 
 from commerce.facts import Facts, facts_item, facts_of, status_of
-from commerce.payments import SESSION_ID, SOURCE, Payments
+from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
 from commerce.stored_orders import STATUSES, read_order
 from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch, update_versioned
 
 log = logging.getLogger("gateway.orders")
-# A session retrieved with this expansion carries its line items (Stripe includes up to
-# ten; more are listed with their own call) and their products (for SKUs).
-LINE_ITEMS_EXPANDED = "line_items.data.price.product"
 
 
 def order_status(order: dict[str, Any], facts: Facts) -> str:
@@ -48,15 +45,10 @@ def order_status(order: dict[str, Any], facts: Facts) -> str:
     return status_of(facts, order["total"], review=bool(order.get("review")))
 
 
-def metadata_value(stripe_object: Any, name: str) -> str | None:
-    """A metadata value of Stripe's JSON or of an SDK object."""
-    metadata = stripe_object.get("metadata") if isinstance(stripe_object, dict) \
-        else getattr(stripe_object, "metadata", None)
-    return metadata[name] if metadata is not None and name in metadata else None
-
-
-def is_ours(stripe_object: Any) -> bool:
-    return metadata_value(stripe_object, "source") == SOURCE
+def is_ours(session: CheckoutSession) -> bool:
+    """Marked as the gateway's (metadata anyone with the Stripe account can write: a
+    session becomes an order only with its SESSION# record)."""
+    return session.metadata.get("source") == SOURCE
 
 
 def order_number(order_id: str) -> str:
@@ -65,7 +57,7 @@ def order_number(order_id: str) -> str:
 
 async def order_from_session(
     store: Store, payments: Payments, session_id: str, *, facts: Facts | None = None,
-    session: Any = None,
+    session: CheckoutSession | None = None,
 ) -> dict[str, Any] | None:
     """The order for a checkout session (made now if need be), with any extra facts
     merged in; None when the session is not one this gateway made, or not completed.
@@ -81,20 +73,17 @@ async def order_from_session(
 
 async def order_from_recorded_session(
     store: Store, payments: Payments, session_id: str, *, existing: dict[str, Any] | None,
-    record: dict[str, Any] | None, facts: Facts | None = None, session: Any = None,
+    record: dict[str, Any] | None, facts: Facts | None = None, session: CheckoutSession | None = None,
 ) -> dict[str, Any] | None:
     """order_from_session for a caller that has read the order and the session record."""
     if existing is None and record is None:
         return None  # not a session this gateway made: nothing to fetch
-    if session is not None and not isinstance(session, dict):
-        session = session.to_dict()  # an SDK object a caller had already
     if session is None:
-        # As plain JSON, with its line items expanded: one call, not two, for a new order,
-        # and none of the SDK's object building (most of a webhook's time otherwise).
-        session = await payments.retrieve_session_data(session_id, expand=[LINE_ITEMS_EXPANDED])
-    if session is None or session.get("status") != "complete" or session.get("id") != session_id:
+        # With its line items expanded: one call, not two, for a new order.
+        session = await payments.retrieve_session(session_id, with_line_items=True)
+    if session is None or session.status != "complete" or session.id != session_id:
         return None
-    seen = Facts(paid=session.get("payment_status") == "paid")
+    seen = Facts(paid=session.payment_status == "paid")
     if existing is None:
         assert record is not None
         order, created = await _new_order(store, payments, session, seen, record)
@@ -179,7 +168,7 @@ def guest_email_of(order: dict[str, Any]) -> str:
     return order.get("guestEmail") or order["userId"]
 
 
-async def _new_order(store: Store, payments: Payments, session: dict[str, Any], facts: Facts,
+async def _new_order(store: Store, payments: Payments, session: CheckoutSession, facts: Facts,
                      record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The order written now (then True), or the one a concurrent caller wrote first."""
     order = await build_order(payments, session, facts, record=record)
@@ -189,23 +178,23 @@ async def _new_order(store: Store, payments: Payments, session: dict[str, Any], 
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
     if not await store.put(order, if_absent=True):
-        stored = await find_order(store, session["id"])
+        stored = await find_order(store, session.id)
         assert stored is not None
         return stored, False
     if problem is not None:
         ORDERS_NEEDING_REVIEW.inc()
-        log.warning("order %s needs review: %s", session["id"], problem)
-        log_line("order_review", orderId=session["id"], reason=problem, total=order["total"],
+        log.warning("order %s needs review: %s", session.id, problem)
+        log_line("order_review", orderId=session.id, reason=problem, total=order["total"],
                  currency=order["currency"])
     if order["stripePaymentIntentId"]:
         payment = keys.payment_pointer(order["stripePaymentIntentId"])
         await store.put({keys.PK: payment.pk, keys.SK: payment.sk, keys.ENTITY: "PaymentPointer",
-                         "orderId": session["id"]}, if_absent=True)
+                         "orderId": session.id}, if_absent=True)
     await project(store, order, fresh=True)
     return order, True
 
 
-async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any],
+async def _mismatch(store: Store, session: CheckoutSession, order: dict[str, Any],
                     record: dict[str, Any]) -> str | None:
     """Why the session does not charge what its quote says; None when it does."""
     expected = record.get("expected")
@@ -215,13 +204,13 @@ async def _mismatch(store: Store, session: dict[str, Any], order: dict[str, Any]
             return "the quote is gone, so the amounts cannot be checked"
         expected = expected_charge(quote["currency"], quote["pricingSummary"]["total"],
                                    [(line["unitPrice"], line["quantity"]) for line in quote["items"]])
-    if session.get("amount_subtotal") != expected["subtotal"] or order["currency"] != expected["currency"]:
-        return (f"charges {session.get('amount_subtotal')} {order['currency']}, the quote "
+    if session.amount_subtotal != expected["subtotal"] or order["currency"] != expected["currency"]:
+        return (f"charges {session.amount_subtotal} {order['currency']}, the quote "
                 f"{expected['subtotal']} {expected['currency']}")
     charged = sorted([line["unitPrice"], line["quantity"]] for line in order["items"])
     if charged != sorted([list(line) for line in expected["lines"]]):
         return "the line items differ from the quote's"
-    metadata_quote = metadata_value(session, "quoteSignature")
+    metadata_quote = session.metadata.get("quoteSignature")
     if record.get("quoteSignature") and metadata_quote != record["quoteSignature"]:
         return "the session names another quote"
     return None
@@ -235,67 +224,57 @@ def expected_charge(currency: str, subtotal: int, lines: list[tuple[int, int]], 
             "lines": [[unit, quantity] for unit, quantity in lines], "saving": saving}
 
 
-async def build_order(payments: Payments, session: Any, facts: Facts, *,
+async def build_order(payments: Payments, session: CheckoutSession, facts: Facts, *,
                       record: dict[str, Any]) -> dict[str, Any]:
     """The order a session makes; its owner comes from the gateway's SESSION# record.
-    `session` is Stripe's JSON (a dict, or the SDK's StripeObject, which is one); its line
-    items are listed unless they came with it."""
-    session_id = session["id"]
-    lines = session.get("line_items")
-    if lines is None or lines.get("has_more") or any(
-            isinstance(item["price"]["product"], str) for item in lines["data"]):
-        lines = await payments.session_line_items_data(session_id)
-    details = session.get("customer_details") or {}
-    email = details.get("email") or session.get("customer_email")
+    The session's line items (with their products, for SKUs) are listed unless they came
+    with it."""
+    session_id = session.id
+    # a complete session has its amounts and currency
+    assert session.amount_total is not None and session.amount_subtotal is not None and session.currency
+    lines = session.line_items
+    if lines is None or any(item.price.product is None for item in lines):
+        lines = await payments.session_line_items(session_id)
+    email = session.email
     signed_in = record.get("userId")  # never metadata: anyone with the Stripe account writes that
     guest = None if signed_in else keys.guest_email(email or record.get("guestEmail") or f"session:{session_id}")
-    totals = session.get("total_details") or {}
     # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
     # the order shows it as the quote did (subtotal at list prices, the saving as discount).
     saving = (record.get("expected") or {}).get("saving", 0)
     key = keys.order_pointer(session_id)
     now = now_epoch()
-    customer = _id_of(session.get("customer"))
+    customer = session.customer
     return {
         keys.PK: key.pk, keys.SK: key.sk, keys.ENTITY: "Order",
         "orderId": session_id, "orderNumber": order_number(session_id),
         "userId": signed_in, "guest": signed_in is None,
         **({"guestEmail": guest} if guest else {}),
-        "status": status_of(facts, session["amount_total"]), "facts": facts_item(facts),
-        "items": [_order_line(item) for item in lines["data"]],
-        "currency": session["currency"].upper(),
-        "subtotal": session["amount_subtotal"] + saving, "discount": (totals.get("amount_discount") or 0) + saving,
-        "shipping": totals.get("amount_shipping") or 0, "tax": totals.get("amount_tax") or 0,
-        "total": session["amount_total"], "refunded": facts.refunded, "chargedBack": facts.charged_back,
+        "status": status_of(facts, session.amount_total), "facts": facts_item(facts),
+        "items": [_order_line(item) for item in lines],
+        "currency": session.currency.upper(),
+        "subtotal": session.amount_subtotal + saving, "discount": session.amount_discount + saving,
+        "shipping": session.amount_shipping, "tax": session.amount_tax,
+        "total": session.amount_total, "refunded": facts.refunded, "chargedBack": facts.charged_back,
         "email": email, "shippingAddress": _shipping_address(session),
-        "stripeSessionId": session_id, "stripePaymentIntentId": _id_of(session.get("payment_intent")),
-        "quoteSignature": metadata_value(session, "quoteSignature"),
-        "createdAt": session["created"], "updatedAt": now, keys.VERSION: 1,
+        "stripeSessionId": session_id, "stripePaymentIntentId": session.payment_intent,
+        "quoteSignature": session.metadata.get("quoteSignature"),
+        "createdAt": session.created, "updatedAt": now, keys.VERSION: 1,
         # a key of the stripeCustomerId-index: present as a string or not at all
         **({keys.CUSTOMER_ID: customer} if customer else {}),
     }
 
 
-def _order_line(item: Any) -> dict[str, Any]:
-    price = item["price"]
-    product = price["product"] if not isinstance(price["product"], str) else None
-    sku = price.get("lookup_key") or (metadata_value(product, "sku") if product is not None else None)
-    return {"sku": sku, "name": item.get("description"), "quantity": item["quantity"],
-            "unitPrice": price["unit_amount"], "total": item["amount_subtotal"]}
+def _order_line(item: LineItem) -> dict[str, Any]:
+    price = item.price
+    sku = price.lookup_key or (price.product.metadata.get("sku") if price.product is not None else None)
+    return {"sku": sku, "name": item.description, "quantity": item.quantity,
+            "unitPrice": price.unit_amount, "total": item.amount_subtotal}
 
 
-def _shipping_address(session: Any) -> dict[str, Any] | None:
-    collected = session.get("collected_information") or {}
-    shipping = collected.get("shipping_details")
+def _shipping_address(session: CheckoutSession) -> dict[str, Any] | None:
+    shipping = session.shipping
     if shipping is None:
         return None
-    address = shipping.get("address") or {}
     fields = {"line1": "line1", "line2": "line2", "city": "city", "state": "state",
               "postal_code": "postalCode", "country": "country"}
-    return {"name": shipping.get("name"), **{ours: address.get(theirs) for theirs, ours in fields.items()}}
-
-
-def _id_of(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value["id"]
+    return {"name": shipping.name, **{ours: shipping.address.get(theirs) for theirs, ours in fields.items()}}

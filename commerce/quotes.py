@@ -3,10 +3,10 @@
 A quote is a priced cart frozen for QUOTE_TTL_MINUTES. It is stored under
 ``QUOTE#{signature}``/``CACHE``, and its signature is an HMAC-SHA256 (keyed with
 QUOTE_SIGNING_SECRET) over its canonical content, so the store's copy can be checked
-against the key it sits under. ``verify_quote`` is the one check the rest of the
-gateway uses: it returns the quote, or raises QuoteRejected with QUOTE_INVALID
-(malformed signature, or content that does not match it), QUOTE_EXPIRED or
-QUOTE_NOT_FOUND.
+against the key it sits under. Two checks, used by checkout and tested as such:
+``load_quote`` returns the genuine quote or raises QuoteRejected with QUOTE_INVALID
+(malformed signature, or content that does not match it) or QUOTE_NOT_FOUND, and
+``refuse_expired`` raises QUOTE_EXPIRED for a quote past its time.
 
 The stored item outlives the quote by a day, so an expired quote is reported as
 expired rather than unknown; after that the table's TTL removes it.
@@ -107,9 +107,9 @@ async def load_quote(store: Store, secret: str, signature: str) -> Quote:
     return quote
 
 
-async def verify_quote(store: Store, secret: str, signature: str, *, now: int) -> Quote:
-    """The one check before money moves: a genuine quote that has not expired."""
-    quote = await load_quote(store, secret, signature)
+def refuse_expired(quote: Quote, now: int) -> Quote:
+    """The quote, unless it has expired (QUOTE_EXPIRED): checked before a new checkout
+    session is made from it (an expired quote still shows the session it already has)."""
     if quote.expired(now):
         raise QuoteRejected(ErrorCode.QUOTE_EXPIRED, "This quote has expired; price the cart again.")
     return quote

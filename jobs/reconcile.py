@@ -1,12 +1,14 @@
-"""Reconciliation: find and repair what the webhooks missed. It lives beside the webhook
-route because it feeds the same handlers, receipts and order function (`gateway sync-orders`,
-the `syncOrders` mutation, the schedule).
+"""Reconciliation: find and repair what the webhooks missed (`gateway sync-orders`, the
+`syncOrders` mutation, the schedule). It calls the commerce functions the webhooks call:
+the one order function, the facts of a session's charge (`commerce/charges.py`), and,
+for events Stripe could not deliver, the webhook's map of event types and its receipts.
 
 Safe at any time, any number of times, and after a crash:
 - One run at a time: a lease item (SYSTEM / SYNC_LEASE) that expires, so a dead run
   never blocks the next.
-- Sessions are read newest first, a page of 100 at a time, each through the one order
-  function (creating missing orders) with refunds and disputes brought up to date. The
+- Sessions are read newest first, a page of 100 at a time (with their charges and
+  refunds), each through the one order function (creating missing orders) with refunds
+  and disputes brought up to date. The
   window reaches back a day before the last run, since a session can be paid up to 24 h
   after it was created.
 - The checkpoint (SYSTEM / STRIPE_SYNC) records the page reached after every page, so a
@@ -22,17 +24,16 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
-from commerce.checkout import payment_failed
-from commerce.facts import Facts, facts_from_charge, facts_of
+from commerce.charges import session_facts
+from commerce.facts import facts_of
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
 from commerce.stored_orders import STATUSES, Unreadable, read_order, unreadable
-from commerce.payments import Payments
+from payments import CheckoutSession, Payments
 from store import Store, keys
 from store.base import now_epoch
 from webhooks import receipts
-from webhooks.handlers import handle
+from webhooks.handlers import apply_event
 
-PAGE = 100
 LEASE_SECONDS = 300
 LOOKBACK = 24 * 3600  # a session can be paid up to a day after it is created
 FIRST_WINDOW = 24 * 3600
@@ -94,19 +95,15 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
     report = SyncReport(since=run["since"], until=run["until"], dry_run=dry_run)
     reconciled: set[str] = set()  # our sessions brought up to date by this run
     while True:
-        params: dict[str, Any] = {
-            "created": {"gte": run["since"], "lte": run["until"]}, "status": "complete", "limit": PAGE,
-            "expand": ["data.payment_intent.latest_charge.refunds"]}
-        if run["startingAfter"]:
-            params["starting_after"] = run["startingAfter"]
-        page = await payments.call(payments.client.v1.checkout.sessions.list_async, params=params)
-        for session in page.data:
+        page = await payments.list_completed_sessions(
+            created_from=run["since"], created_until=run["until"], starting_after=run["startingAfter"])
+        for session in page.items:
             await _reconcile(store, payments, session, report)
             if is_ours(session):
                 reconciled.add(session.id)  # looked at: its completed event needs no second look
         report.pages += 1
-        if page.data:
-            run = {**run, "startingAfter": page.data[-1].id}
+        if page.items:
+            run = {**run, "startingAfter": page.items[-1].id}
         if not dry_run:
             await _save_checkpoint(store, checkpoint, run if page.has_more else None, report)
             await _renew_lease(store, holder)
@@ -120,7 +117,7 @@ async def _run(store: Store, payments: Payments, holder: str, since: int | None,
     return report
 
 
-async def _reconcile(store: Store, payments: Payments, session: Any, report: SyncReport) -> None:
+async def _reconcile(store: Store, payments: Payments, session: CheckoutSession, report: SyncReport) -> None:
     report.scanned += 1
     if not is_ours(session):
         report.ignored += 1
@@ -131,7 +128,7 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
     if existing is None and record is None:
         report.ignored += 1  # our metadata, but not a session this gateway made: never an order
         return
-    facts = await _facts(payments, session)
+    facts = await session_facts(payments, session)
     if existing is None:
         if report.dry_run or await order_from_recorded_session(
                 store, payments, session.id, existing=None, record=record, facts=facts,
@@ -153,51 +150,33 @@ async def _reconcile(store: Store, payments: Payments, session: Any, report: Syn
     report.updated += 1
 
 
-async def _facts(payments: Payments, session: Any) -> Facts:
-    """Every fact the session and its payment say: paid, a delayed payment that failed,
-    refunds and disputes."""
-    paid = session.payment_status == "paid"
-    failed = payment_failed(session)  # its PaymentIntent wants another payment method
-    pi = session.payment_intent
-    charge = getattr(pi, "latest_charge", None) if pi is not None and not isinstance(pi, str) else None
-    if charge is None or isinstance(charge, str):
-        return Facts(paid=paid, payment_failed=failed)
-    disputes: list[dict] = []
-    if charge.disputed:
-        listed = await payments.call(payments.client.v1.disputes.list_async,
-                                     params={"charge": charge.id, "limit": 100})
-        disputes = [d.to_dict() for d in listed.data]
-    return Facts(paid=paid, payment_failed=failed).merge(facts_from_charge(charge.to_dict(), disputes=disputes))
-
-
 async def _undelivered_events(store: Store, payments: Payments, report: SyncReport, dry_run: bool,
                               reconciled: set[str]) -> None:
     """Events Stripe could not deliver, through the webhook handlers. A completed session
     this run has just reconciled from the listing needs no second look at Stripe: its
     event is only recorded as handled."""
-    params: dict[str, Any] = {"delivery_success": False, "types": HANDLED_EVENTS, "limit": PAGE,
-                              "created": {"gte": now_epoch() - EVENT_HORIZON}}
+    created_from, starting_after = now_epoch() - EVENT_HORIZON, None
     while True:
-        page = await payments.call(payments.client.v1.events.list_async, params=params)
-        for event in page.data:
-            data = event.to_dict()
+        page = await payments.list_undelivered_events(types=HANDLED_EVENTS, created_from=created_from,
+                                                      starting_after=starting_after)
+        for event in page.items:
             if dry_run:
                 continue
-            if await receipts.claim(store, data["id"], data["type"]) != "new":
+            if await receipts.claim(store, event.id, event.type) != "new":
                 continue
             try:
-                if data["type"] in SESSION_SETTLED and data["data"]["object"].get("id") in reconciled:
+                if event.type in SESSION_SETTLED and event.object_id in reconciled:
                     outcome = "applied"
                 else:
-                    outcome = await handle(store, payments, data)
+                    outcome = await apply_event(store, payments, event)
             except Exception as exc:
-                await receipts.fail(store, data, f"{type(exc).__name__}: {exc}")
+                await receipts.fail(store, dict(event.json), f"{type(exc).__name__}: {exc}")
                 raise
-            await receipts.finish(store, data["id"], data["type"], outcome)
+            await receipts.finish(store, event.id, event.type, outcome)
             report.events += 1
-        if not page.has_more or not page.data:
+        if not page.has_more or not page.items:
             return
-        params["starting_after"] = page.data[-1].id
+        starting_after = page.items[-1].id
 
 
 async def _save_checkpoint(store: Store, checkpoint: dict, run: dict | None, report: SyncReport) -> None:

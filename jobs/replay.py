@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commerce.payments import Payments
+from payments import Event, Payments
 from store import Store, keys
 from webhooks import receipts
-from webhooks.handlers import handle
+from webhooks.handlers import apply_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ async def replay_dead_letters(store: Store, payments: Payments) -> list[Replayed
     for letter in await receipts.dead_letters(store):
         event = receipts.dead_event(letter)
         try:
-            outcome = await handle(store, payments, event)
+            outcome = await apply_event(store, payments, Event.from_json(event))
         except Exception as exc:  # noqa: BLE001 - reported per event, the rest go on
             error = f"{type(exc).__name__}: {exc}"
             await store.put({**letter, "error": error[:2000], "attempts": letter["attempts"] + 1})

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from commerce.payments import Payments
+from payments import Payments
 from store import Page, Store, keys
 
 MAX_BATCH = 100

@@ -4,8 +4,8 @@ import re
 
 from commerce.checkout import SessionView, checkout_for_quote, session_view
 from commerce.errors import ErrorCode
-from commerce.payments import SESSION_ID
 from commerce.quotes import QuoteRejected, load_quote
+from payments import SESSION_ID
 from resolvers import limits
 from resolvers.refusals import Refused, refusal
 from store import keys

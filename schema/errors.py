@@ -13,7 +13,7 @@ import re
 
 from graphql import GraphQLError
 
-from commerce.payments import PaymentsUnavailable
+from payments import PaymentsUnavailable
 from web.ratelimit import Limited
 from store import StoreError
 

@@ -9,9 +9,9 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from commerce.facts import (
-    DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, facts_from_charge, facts_item, facts_of, status_of,
-)
+from commerce import charges
+from commerce.facts import DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, facts_item, facts_of, status_of
+from payments import Charge, Dispute
 
 # Stripe's documented statuses (API reference: Refund.status, Dispute.status).
 STRIPE_REFUND_STATUSES = {"pending", "requires_action", "succeeded", "failed", "canceled"}
@@ -54,6 +54,11 @@ def test_a_refund_that_failed_after_it_succeeded_does_not_count():
     failed = Facts(paid=True, refunds={"re_1": Movement(1000, "failed")})
     assert succeeded.merge(failed).refunded == failed.merge(succeeded).refunded == 0
     assert status_of(succeeded.merge(failed), 4000) == "PAID"
+
+
+def facts_from_charge(charge: dict, *, disputes: list[dict] = ()) -> Facts:  # type: ignore[assignment]
+    """The facts of a charge and its disputes as Stripe sends them (JSON)."""
+    return charges.facts_from_charge(Charge.from_json(charge), disputes=[Dispute.from_json(d) for d in disputes])
 
 
 def test_a_lost_dispute_is_charged_back_not_refunded():

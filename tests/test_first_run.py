@@ -19,7 +19,7 @@ import pytest
 from services import ROOT, command_env, free_port, run_gateway
 
 RUNTIME = ["server.py", "serving.py", "cli.py", "settings.py", "lambda_handler.py", "doctor.py",
-           "schema", "resolvers", "loaders", "webhooks", "jobs", "web", "telemetry", "commerce", "store",
+           "schema", "resolvers", "loaders", "webhooks", "jobs", "web", "telemetry", "commerce", "payments", "store",
            "stripe_emulator"]
 QUOTE = ('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 2}]}) '
          '{ quote { total { amount currency } } userErrors { code } } }')

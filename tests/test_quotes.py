@@ -1,4 +1,5 @@
-"""The one quote check, on both engines: valid, tampered, expired, unknown."""
+"""The quote checks checkout makes (load_quote, refuse_expired), on both engines: valid,
+tampered, expired, unknown."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from commerce.catalog import load_catalog
 from commerce.errors import ErrorCode
 from commerce.pricing import CartLine, price_cart
-from commerce.quotes import QuoteRejected, create_quote, verify_quote
+from commerce.quotes import QuoteRejected, create_quote, load_quote, refuse_expired
 from store import keys
 from store.base import now_epoch
 
@@ -21,6 +22,11 @@ def cart():
     priced = price_cart(CATALOG, [CartLine("N-RED", 2), CartLine("BUN-STATEMENT-DUO", 1)])
     assert not isinstance(priced, list)
     return priced
+
+
+async def verify_quote(store, secret, signature, *, now):
+    """What checkout checks before it makes a session: a genuine quote, not expired."""
+    return refuse_expired(await load_quote(store, secret, signature), now)
 
 
 async def rejected(store, signature, now=None) -> ErrorCode:

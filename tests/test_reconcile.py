@@ -122,7 +122,7 @@ def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, cap
 
 
 def test_a_run_killed_mid_way_resumes_without_duplicates(recon):
-    from commerce.payments import Payments
+    from payments import Payments
     from jobs.reconcile import sync_orders
 
     recon.control("webhooks", {"mode": "off"})

@@ -699,7 +699,7 @@ def test_a_flaky_store_loses_and_doubles_nothing_when_stripe_redelivers(short_le
 
     async def replay():
         store = await hook.open_store()
-        from commerce.payments import Payments
+        from payments import Payments
 
         payments = Payments("sk_test_replay", api_base=f"{hook.url}/_stripe")
         try:

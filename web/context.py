@@ -10,7 +10,7 @@ from web.auth import TokenVerifier, Viewer
 from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.checkout import CheckoutConfig
-from commerce.payments import Payments
+from payments import Payments
 from loaders import Loaders
 from settings import Settings
 from store import Store

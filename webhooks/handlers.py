@@ -1,131 +1,91 @@
-"""One handler per event family. Each fetches what it needs from Stripe afresh and
-hands it to commerce/; the event payload only says where to look."""
+"""The map "event type → commerce function". Each function takes the event's view, asks
+commerce/ to act on what the event is about (commerce reads it afresh from Stripe: the
+payload only says where to look) and says what came of it."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import stripe
-
-from commerce.facts import Facts, facts_from_charge
-from commerce.orders import apply_facts, find_order, is_ours, order_from_session
-from commerce.payments import Payments
-from store import Store, keys
+from commerce.charges import charge_changed, dispute_changed
+from commerce.checkout import session_expired
+from commerce.facts import Facts
+from commerce.orders import order_from_session
+from payments import Event, NotFound, Payments
+from store import Store
 
 log = logging.getLogger("gateway.webhooks")
 
 Outcome = str  # "applied" | "ignored" | "foreign"
 
 
-async def checkout_completed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    order = await order_from_session(store, payments, obj["id"])
+def _made(order: dict[str, Any] | None) -> Outcome:
     return "applied" if order is not None else "foreign"
 
 
-async def async_payment_failed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    order = await order_from_session(store, payments, obj["id"], facts=Facts(payment_failed=True))
-    return "applied" if order is not None else "foreign"
+def _subject(event: Event) -> str:
+    """The id of what the event is about (apply_event dispatches only events that have one)."""
+    assert event.object_id is not None
+    return event.object_id
 
 
-async def checkout_expired(store: Store, payments: Payments, obj: dict) -> Outcome:
-    pointer = await store.get(keys.session_pointer(obj["id"]))
-    if pointer is None:
-        return "foreign"
-    record_key = keys.quote_session(pointer["quoteSignature"], obj["id"])
-    record = await store.get(record_key)
-    if record is not None and record.get("status") != "expired":
-        await store.put({**record, "status": "expired", "checkoutUrl": None})
-    return "applied"
+async def session_completed(store: Store, payments: Payments, event: Event) -> Outcome:
+    return _made(await order_from_session(store, payments, _subject(event)))
 
 
-async def charge_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    charge = await _charge(payments, obj["id"])
-    return await _apply_to_payment(store, payments, charge.get("payment_intent"), facts_from_charge(charge))
+async def session_payment_failed(store: Store, payments: Payments, event: Event) -> Outcome:
+    return _made(await order_from_session(store, payments, _subject(event), facts=Facts(payment_failed=True)))
 
 
-async def refund_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
+async def session_expired_unpaid(store: Store, payments: Payments, event: Event) -> Outcome:
+    return "applied" if await session_expired(store, _subject(event)) else "foreign"
+
+
+async def charge_refunded(store: Store, payments: Payments, event: Event) -> Outcome:
+    return _made(await charge_changed(store, payments, _subject(event)))
+
+
+async def refund_changed(store: Store, payments: Payments, event: Event) -> Outcome:
     """refund.created / updated / failed and charge.refund.updated: the charge lists every
     refund with its status, so a refund that failed stops counting."""
-    charge_id = obj.get("charge")
-    if not isinstance(charge_id, str):
+    if event.charge is None:
         return "ignored"
-    return await charge_changed(store, payments, {"id": charge_id})
+    return _made(await charge_changed(store, payments, event.charge))
 
 
-async def dispute_changed(store: Store, payments: Payments, obj: dict) -> Outcome:
-    dispute = (await payments.call(payments.client.v1.disputes.retrieve_async, obj["id"])).to_dict()
-    charge = await _charge(payments, _id(dispute.get("charge")))
-    facts = facts_from_charge(charge, disputes=[dispute])
-    return await _apply_to_payment(store, payments, charge.get("payment_intent"), facts)
+async def dispute_event(store: Store, payments: Payments, event: Event) -> Outcome:
+    return _made(await dispute_changed(store, payments, _subject(event)))
 
 
-async def _charge(payments: Payments, charge_id: str | None) -> dict[str, Any]:
-    """The charge as Stripe's JSON, with its refunds (listed in full past the first ten)."""
-    charge = (await payments.call(payments.client.v1.charges.retrieve_async, charge_id,
-                                  params={"expand": ["refunds"]})).to_dict()
-    listed = charge.get("refunds")
-    if isinstance(listed, dict) and listed.get("has_more"):
-        page = await payments.call(payments.client.v1.refunds.list_async,
-                                   params={"charge": charge["id"], "limit": 100})
-        charge["refunds"] = {"object": "list", "has_more": False,
-                             "data": [r.to_dict() async for r in page.auto_paging_iter()]}
-    return charge
-
-
-async def _apply_to_payment(store: Store, payments: Payments, payment_intent: Any, facts: Facts) -> Outcome:
-    pi = _id(payment_intent)
-    if pi is None:
-        return "foreign"
-    pointer = await store.get(keys.payment_pointer(pi))
-    order = await find_order(store, pointer["orderId"]) if pointer else None
-    if order is not None:
-        await apply_facts(store, order, facts)
-        return "applied"
-    # Not recorded yet (the refund beat the completed event): make the order from Stripe.
-    sessions = await payments.call(payments.client.v1.checkout.sessions.list_async,
-                                   params={"payment_intent": pi, "limit": 1})
-    if not sessions.data or not is_ours(sessions.data[0]):
-        return "foreign"
-    made = await order_from_session(store, payments, sessions.data[0].id, facts=facts)
-    return "applied" if made is not None else "foreign"
-
-
-def _id(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value["id"] if isinstance(value, dict) else value.id
-
-
-Handler = Callable[[Store, Payments, dict], Awaitable[Outcome]]
+Handler = Callable[[Store, Payments, Event], Awaitable[Outcome]]
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": checkout_completed,
-    "checkout.session.async_payment_succeeded": checkout_completed,
-    "checkout.session.async_payment_failed": async_payment_failed,
-    "checkout.session.expired": checkout_expired,
-    "charge.refunded": charge_changed,
+    "checkout.session.completed": session_completed,
+    "checkout.session.async_payment_succeeded": session_completed,
+    "checkout.session.async_payment_failed": session_payment_failed,
+    "checkout.session.expired": session_expired_unpaid,
+    "charge.refunded": charge_refunded,
     "refund.created": refund_changed,
     "refund.updated": refund_changed,
     "refund.failed": refund_changed,
     "charge.refund.updated": refund_changed,
-    "charge.dispute.created": dispute_changed,
-    "charge.dispute.updated": dispute_changed,
-    "charge.dispute.closed": dispute_changed,
+    "charge.dispute.created": dispute_event,
+    "charge.dispute.updated": dispute_event,
+    "charge.dispute.closed": dispute_event,
 }
 
 
-async def handle(store: Store, payments: Payments, event: dict) -> Outcome:
-    handler = HANDLERS.get(event["type"])
-    if handler is not None and not isinstance(event["data"]["object"].get("id"), str):
-        log.warning("event %s of type %s has no object id: acknowledged, nothing to do", event["id"], event["type"])
-        return "ignored"
+async def apply_event(store: Store, payments: Payments, event: Event) -> Outcome:
+    """What the event's handler made of it; "ignored" for a type not handled."""
+    handler = HANDLERS.get(event.type)
     if handler is None:
-        log.debug("ignored event %s of type %s", event["id"], event["type"])
+        log.debug("ignored event %s of type %s", event.id, event.type)
+        return "ignored"
+    if event.object_id is None:
+        log.warning("event %s of type %s has no object id: acknowledged, nothing to do", event.id, event.type)
         return "ignored"
     try:
-        return await handler(store, payments, event["data"]["object"])
-    except stripe.InvalidRequestError as exc:
-        if exc.code == "resource_missing":  # not in this Stripe account: not ours
-            return "foreign"
-        raise
+        return await handler(store, payments, event)
+    except NotFound:  # not in this Stripe account: not ours
+        return "foreign"

@@ -18,13 +18,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from telemetry import logs
-from commerce.payments import start_counting as start_stripe_counting
+from payments import Event
+from payments import start_counting as start_stripe_counting
 from telemetry.metrics import DEAD_LETTERS, WEBHOOK_EVENTS, log_line
 from web.ratelimit import Limited, client_ip, hit
 from store import StoreError
 from store.metered import start_counting
 from webhooks import receipts
-from webhooks.handlers import handle
+from webhooks.handlers import apply_event
 from webhooks.signature import BadSignature, verify_signature
 
 log = logging.getLogger("gateway.webhooks")
@@ -119,7 +120,7 @@ async def _process(services, event: dict) -> Answer:
     if claim == "done":
         return Answer(200, "duplicate", {"received": True, "duplicate": True})
     try:
-        outcome = await handle(store, payments, event)
+        outcome = await apply_event(store, payments, Event.from_json(event))
         await receipts.finish(store, event["id"], event["type"], outcome)
     except Exception as exc:  # noqa: BLE001 - any failure: release, count, let Stripe retry
         log.exception("webhook %s (%s) failed", event["id"], event["type"])
