@@ -64,5 +64,5 @@ class CheckoutSession:
 
 @strawberry.type
 class CreateCheckoutSessionPayload:
-    checkout_session: CheckoutSession | None
+    checkout_session: CheckoutSession | None = None
     user_errors: list[UserError]

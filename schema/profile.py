@@ -67,10 +67,6 @@ class AddressInput:
     postal_code: str | None = None
     country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. US.")
 
-    def as_item(self) -> dict[str, Any]:
-        return {"line1": self.line1, "line2": self.line2, "city": self.city, "state": self.state,
-                "postalCode": self.postal_code, "country": self.country}
-
 
 @strawberry.input(description="Only the fields given change; null clears one.")
 class UpdateProfileInput:
@@ -80,5 +76,5 @@ class UpdateProfileInput:
 
 @strawberry.type
 class UpdateProfilePayload:
-    profile: Profile | None
+    profile: Profile | None = None
     user_errors: list[UserError]

@@ -64,7 +64,7 @@ class Quote:
 
 @strawberry.type
 class CreateCartQuotePayload:
-    quote: Quote | None
+    quote: Quote | None = None
     user_errors: list[UserError]
 
 
