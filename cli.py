@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from datetime import UTC
 
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
@@ -21,7 +22,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     from settings import ConfigError  # here, not at the top: an early Ctrl+C stays quiet
-
     from telemetry.logs import configure_logging
 
     parser = _parser()
@@ -301,15 +301,16 @@ def _catalog_sync(args: argparse.Namespace) -> int:
 
 
 def _instant(value: str) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 instant like 2026-11-01T00:00:00Z")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 instant like 2026-11-01T00:00:00Z") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    if not datetime(2010, 1, 1, tzinfo=timezone.utc) <= parsed <= datetime.now(timezone.utc):
+        parsed = parsed.replace(tzinfo=UTC)
+    if not datetime(2010, 1, 1, tzinfo=UTC) <= parsed <= datetime.now(UTC):
         raise argparse.ArgumentTypeError(f"{value!r} must be after 2010 and not in the future")
     return int(parsed.timestamp())
 

@@ -231,7 +231,7 @@ async def _catalog_checks(settings: Settings, store, payments) -> list[Check]:
     catalog = load_catalog(settings.catalog_path)
     try:
         mapping = await load_catalog_map(store)
-    except Exception as exc:  # noqa: BLE001 - any store failure is this check's finding
+    except Exception as exc:
         return [fail("catalog map", f"cannot read it: {exc}", "check the store (above)")]
     if not mapping:
         return [fail("catalog map", "no SKU -> Stripe price map stored", "gateway catalog sync")]
@@ -252,7 +252,7 @@ async def _catalog_checks(settings: Settings, store, payments) -> list[Check]:
 
     try:
         problems = [p for p in await asyncio.gather(*(problem(p) for p in catalog.products)) if p]
-    except Exception as exc:  # noqa: BLE001 - Stripe down or a price gone: a finding either way
+    except Exception as exc:
         return [fail("catalog map", f"a mapped Stripe price cannot be read: {exc}", "gateway catalog sync")]
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")

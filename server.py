@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import gc
 import logging
-import re
 import shutil
 import time
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import orjson
@@ -30,25 +30,25 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from web import dev_pages
-from web.explorer import Explorer
-from web.middleware import BodyRefused, HttpHygiene, RequestIds
-from web.ratelimit import parse_networks
-from web.auth import AuthError, TokenVerifier, bearer_token
 from commerce.catalog import load_catalog
 from commerce.catalog_sync import load_catalog_map, save_catalog_map, sync_catalog
 from commerce.checkout import CheckoutConfig
-from payments import Payments
-from web.context import Context, Services
 from loaders import Loaders
+from payments import Payments
+from payments import start_counting as start_stripe_counting
 from schema import build_schema
 from schema.errors import coded
 from settings import ConfigError, Settings, load_settings, read_stripe_secret, read_webhook_secrets
 from store import StoreConfigError, StoreError, TableMissing, open_store
 from store.metered import MeteredStore, start_counting
-from payments import start_counting as start_stripe_counting
 from telemetry.metrics import REQUEST_SECONDS, STORE_ERRORS, STRIPE_ERRORS, log_line, operation_label, user_hash
+from web import dev_pages
+from web.auth import AuthError, TokenVerifier, bearer_token
+from web.context import Context, Services
+from web.explorer import Explorer
+from web.middleware import BodyRefused, HttpHygiene, RequestIds
 from web.observability import metrics
+from web.ratelimit import parse_networks
 from webhooks.handlers import HANDLERS
 from webhooks.route import stripe_webhook
 
@@ -100,7 +100,7 @@ class GatewayGraphQL(GraphQL):
             response = refusal(request, exc.status_code, exc.reason)
         except BodyRefused:  # too large or too slow: HttpHygiene answers
             raise
-        except Exception:  # noqa: BLE001 - a bug: logged in full, masked for the client
+        except Exception:
             request_id = getattr(request.state, "request_id", None) or _request_id(request)
             log.exception("unexpected error (request %s) outside execution", request_id)
             response = refusal(request, 500, "Unexpected error.", code="INTERNAL_SERVER_ERROR",
@@ -127,7 +127,7 @@ class GatewayGraphQL(GraphQL):
         _log_request(request, result)
         return await super().process_result(request, result)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
 
@@ -215,15 +215,16 @@ async def open_services(
     catalog = load_catalog(settings.catalog_path)
     store = MeteredStore(await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db))
     stack.push_async_callback(store.close)
-    retry = {"timeout": settings.stripe_timeout_seconds,
-             "max_network_retries": settings.stripe_max_network_retries}
     if emulator is not None:
         payments = Payments(EMULATOR_KEY, api_base="http://stripe-emulator",
-                            transport=httpx.ASGITransport(app=emulator.app), **retry)
+                            transport=httpx.ASGITransport(app=emulator.app),
+                            timeout=settings.stripe_timeout_seconds,
+                            max_network_retries=settings.stripe_max_network_retries)
         stack.push_async_callback(emulator.aclose)
     else:
         secret = await read_stripe_secret(settings)
-        payments = Payments(secret, api_base=settings.stripe_api_base, **retry)
+        payments = Payments(secret, api_base=settings.stripe_api_base, timeout=settings.stripe_timeout_seconds,
+                            max_network_retries=settings.stripe_max_network_retries)
     stack.push_async_callback(payments.close)
     if emulator is not None:
         prices, report = await sync_catalog(payments, catalog, tax_behavior=settings.stripe_tax_behavior)

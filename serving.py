@@ -29,6 +29,7 @@ whose parent is gone (even `kill -9`) stops itself, so none is left serving.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -36,10 +37,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import connection, get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import uvicorn
 
@@ -176,10 +178,8 @@ def run(app: Any, listener: Listener, *, workers: int, on_ready: Callable[[], No
     config = uvicorn.Config(app, workers=workers, log_level="warning", **options)
     if workers == 1:
         server = _AnnouncingServer(config, on_ready)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[listener.sock])
-        except KeyboardInterrupt:
-            pass
         return 0 if server.started else 1
     return _Supervisor(config, listener, on_ready).run()
 
@@ -282,10 +282,8 @@ def _worker_main(config: uvicorn.Config, sock: socket.socket, ready: connection.
 
 
 def _stop_when_orphaned(alive: connection.Connection) -> None:
-    try:
+    with contextlib.suppress(EOFError, OSError):
         alive.recv()  # the parent never writes: this returns when its end closes
-    except (EOFError, OSError):
-        pass
     os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop
     time.sleep(STOP_SECONDS)
     os._exit(1)

@@ -14,10 +14,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 log = logging.getLogger("gateway.settings")
 
@@ -131,7 +131,11 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, **_others):
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)  # load_settings reads the environment (see _from_env)
 
     @field_validator("trusted_proxies")
@@ -258,9 +262,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return settings
 
 
-def _from_env(env: dict[str, str]) -> dict[str, str]:
+def _from_env(env: dict[str, str]) -> dict[str, Any]:
     # Read the variables ourselves (exact upper-case names, empty = unset) rather than
-    # let pydantic-settings scan os.environ, so tests can pass an environment in.
+    # let pydantic-settings scan os.environ, so tests can pass an environment in. The values
+    # are the variables' strings, which the fields parse.
     fields = Settings.model_fields
     return {name: env[name.upper()] for name in fields if env.get(name.upper(), "") != ""}
 

@@ -25,16 +25,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench import ROOT, report, sync_orders, throughput, validation, webhooks, workers  # noqa: E402
-from bench.load import has_wrk  # noqa: E402
+from bench import ROOT, report, sync_orders, throughput, validation, webhooks, workers
+from bench.load import has_wrk
 
-FULL = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
+FULL: dict[str, Any] = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
         "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
         "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100, "hostile_repeats": 20,
         "workers": {"dashboard_users": 20, "orders_each": 25, "rounds": 5, "seconds": 5.0, "warmup": 1.0,
                     "connections": 16}}
-SMOKE = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
+SMOKE: dict[str, Any] = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
          "warmup": 0.5, "connections": 4, "webhook_events": {"sqlite": 60, "dynamodb": 30},
          "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100, "hostile_repeats": 3,
          "workers": {"dashboard_users": 2, "orders_each": 5, "rounds": 1, "seconds": 1.0, "warmup": 0.3,
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     def step(name: str) -> None:
         print(f"bench: {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
-    from services import DynamoDBLocal
+    from tests.services import DynamoDBLocal
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         workdir = Path(scratch)

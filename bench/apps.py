@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +117,8 @@ def _order(item: dict[str, Any]) -> Order:
         discount=Money(amount=item["discount"], currency=cur),
         shipping=Money(amount=item["shipping"], currency=cur), tax=Money(amount=item["tax"], currency=cur),
         total=Money(amount=item["total"], currency=cur), refunded=Money(amount=item["refunded"], currency=cur),
-        email=item.get("email"), created_at=datetime.fromtimestamp(item["createdAt"], tz=timezone.utc),
-        updated_at=datetime.fromtimestamp(item["updatedAt"], tz=timezone.utc))
+        email=item.get("email"), created_at=datetime.fromtimestamp(item["createdAt"], tz=UTC),
+        updated_at=datetime.fromtimestamp(item["updatedAt"], tz=UTC))
 
 
 @strawberry.type

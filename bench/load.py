@@ -82,7 +82,7 @@ def run_wrk(base: str, requests: list[Request], *, seconds: float, connections: 
              "-s", f.name, base], capture_output=True, text=True, timeout=seconds + 60, check=True)
     finally:
         os.unlink(f.name)
-    line = next(l for l in out.stdout.splitlines() if l.startswith("@@"))
+    line = next(text for text in out.stdout.splitlines() if text.startswith("@@"))
     raw = json.loads(line[2:])
     secs = raw["duration_us"] / 1e6
     return _figures(raw["requests"], secs, raw["p50_us"] / 1000, raw["p99_us"] / 1000,

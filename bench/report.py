@@ -95,7 +95,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _workers_markdown(results["workers"])
     lines += ["## Targets", "", "| target | value | bound | met |", "|---|---:|---:|---|"]
     for v in results["targets"]:
-        lines.append(f"| {v['target']} | {v['value']} | {v['sense']} {v['bound']} | {'yes' if v['met'] else '**no**'} |")
+        met = "yes" if v["met"] else "**no**"
+        lines.append(f"| {v['target']} | {v['value']} | {v['sense']} {v['bound']} | {met} |")
     return "\n".join(lines) + "\n"
 
 
@@ -108,14 +109,15 @@ def _workers_markdown(w: dict[str, Any]) -> list[str]:
              "(lowest-highest); CPU: the cores each worker process was busy, median of the rounds.", "",
              f"| operation | 1 worker rps | {n} workers rps | {n} / 1 | 1 worker CPU | {n} workers' CPU |",
              "|---|---:|---:|---:|---:|---:|"]
-    for op, s in w["summary"].items():
-        def rps(count: str) -> str:
-            each = [f["rps"] for f in w["runs"][op][count]]
-            return f"{statistics.median(each):,.0f} ({min(each):,.0f}-{max(each):,.0f})"
 
-        lines.append(f"| {op} | {rps('1')} | {rps(str(n))} | {s['ratio']:.2f}x | {s['cores_1'][0]:.2f} "
+    def rps(op: str, count: str) -> str:
+        each = [f["rps"] for f in w["runs"][op][count]]
+        return f"{statistics.median(each):,.0f} ({min(each):,.0f}-{max(each):,.0f})"
+
+    for op, s in w["summary"].items():
+        lines.append(f"| {op} | {rps(op, '1')} | {rps(op, str(n))} | {s['ratio']:.2f}x | {s['cores_1'][0]:.2f} "
                      f"| {' / '.join(f'{c:.2f}' for c in s['cores_n'])} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _throughput_markdown(results: dict[str, Any]) -> list[str]:
@@ -146,7 +148,7 @@ def _throughput_markdown(results: dict[str, Any]) -> list[str]:
             f = by_size[size]
             lines.append(f"| {op} | {int(size):,} | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
                          f"| {f['mean_ms']:.2f} | {f['mean_ms'] / base:.2f} | {f['calls']['store']} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

@@ -33,7 +33,7 @@ class Seeded:
 
 def make_order(user_id: str, n: int, rng: random.Random) -> dict[str, Any]:
     order_id = f"cs_test_bench{user_id.replace('-', '')}{n:06d}"
-    lines = []
+    lines: list[dict[str, Any]] = []
     for sku, name, price in rng.sample(CATALOG, 3):
         quantity = rng.randint(1, 3)
         lines.append({"sku": sku, "name": name, "quantity": quantity, "unitPrice": price,

@@ -24,9 +24,7 @@ import time
 import httpx
 
 from bench import ROOT
-
-from services import free_port, wait_for_port  # noqa: E402
-
+from tests.services import free_port, wait_for_port
 
 QUOTE_SIGNATURE = "q" * 43  # the sessions' (and their records') quote
 
@@ -67,7 +65,8 @@ async def record(store, seeded: list[dict]) -> None:
     async def one(s: dict) -> None:
         async with limit:
             await store.put(session_record(
-                s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None, owner=checkout_owner(s["userId"], None),
+                s["id"], QUOTE_SIGNATURE, user_id=s["userId"], guest_email=None,
+                owner=checkout_owner(s["userId"], None),
                 expected=expected_charge("USD", s["amount"], [(s["amount"], 1)]), now=now_epoch()).to_item())
     await asyncio.gather(*(one(s) for s in seeded))
 
@@ -87,8 +86,7 @@ def record_in_sqlite(path: str, seeded: list[dict]) -> None:
 def sync_in_child(base: str, rate: int, database: str) -> dict:
     """Run the sync in a fresh process and read its peak RSS there."""
     code = f"""
-import asyncio, json, resource, sys, time
-sys.path.insert(0, {str(ROOT)!r})
+import asyncio, json, resource, time
 from payments import Payments
 from store.sqlite import SQLiteStore
 from jobs.reconcile import sync_orders
@@ -111,7 +109,8 @@ report, seconds = asyncio.run(main())
 print(json.dumps({{"scanned": report.scanned, "created": report.created, "seconds": round(seconds, 2),
                   "peak_rss_mb": round(peak_kb() / 1024, 1)}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run from the root, so `python -c` finds the gateway's modules there, as `python -m bench` did
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -11,17 +11,18 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import httpx
 import orjson
 
-from bench.load import Request, run as load
-from bench.seed import Seeded, seed, write_peer_data
-
 from bench import ROOT
-from services import free_port, wait_for_port  # noqa: E402  (tests/, on the path through bench)
+from bench.load import Request
+from bench.load import run as load
+from bench.seed import Seeded, seed, write_peer_data
+from tests.services import free_port, wait_for_port
 
 JWT_SECRET = "bench-jwt-secret-0123456789abcdefghijklmnopqrst"
 QUOTE_SECRET = "bench-quote-secret-0123456789abcdefghijklmnopq"
@@ -103,8 +104,8 @@ def request_calls(log: Path, request_id: str) -> dict:
 
 def run(*, workdir: Path, dashboard_users: int, orders_each: int, scale_sizes: list[int],
         seconds: float, warmup: float, connections: int) -> dict:
-    from web.auth import mint_token
     from store.sqlite import SQLiteStore
+    from web.auth import mint_token
 
     users = {f"shopper-{n:03d}": orders_each for n in range(dashboard_users)}
     users |= {f"scale-{size}": size for size in scale_sizes}
@@ -136,7 +137,7 @@ def run(*, workdir: Path, dashboard_users: int, orders_each: int, scale_sizes: l
     }
     expect = {"typename": "Query", "dashboard": "hasNextPage", "order": "orderNumber", "quote": "signature",
               "first_page": "hasNextPage"}
-    kw = dict(seconds=seconds, warmup=warmup, connections=connections)
+    kw: dict[str, Any] = {"seconds": seconds, "warmup": warmup, "connections": connections}
     results: dict = {"settings": {"connections": connections, "seconds": seconds, "warmup": warmup,
                                   "dashboard_users": dashboard_users, "orders_each": orders_each,
                                   "scale_sizes": scale_sizes, "seed_seconds": round(seed_seconds, 1)},

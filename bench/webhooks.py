@@ -17,18 +17,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import orjson
 
-from bench.load import Request, run_python
-from bench.sync_orders import record as record_sessions, seed as seed_sessions
-from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
-
 from bench import ROOT
-from services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402  (tests/, through bench)
+from bench.load import Request, run_python
+from bench.sync_orders import record as record_sessions
+from bench.sync_orders import seed as seed_sessions
+from bench.throughput import JWT_SECRET, QUOTE_SECRET, serve
+from tests.services import DynamoDBLocal, free_port, wait_for_port
 
 WEBHOOK_SECRET = "whsec_bench0123456789abcdefghijklmnop"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -14,17 +14,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
-
-from bench.load import Request, run as load
-from bench.seed import seed
-from bench.throughput import (DASHBOARD, JWT_SECRET, ORDER, QUOTE_SECRET, TYPENAME, body, check,
-                              graphql)
-from bench.webhooks import emulator
+from typing import Any
 
 from bench import ROOT
-from services import command_env, free_port, wait_for_port  # noqa: E402  (tests/, through bench)
+from bench.load import Request
+from bench.load import run as load
+from bench.seed import seed
+from bench.throughput import DASHBOARD, JWT_SECRET, ORDER, QUOTE_SECRET, TYPENAME, body, check, graphql
+from bench.webhooks import emulator
+from tests.services import command_env, free_port, wait_for_port
 
 OPERATIONS = {"typename": "Query", "order": "orderNumber", "dashboard": "hasNextPage"}
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -81,7 +81,7 @@ def loaded(base: str, pids: list[int], requests: list[Request], *, seconds: floa
     after = [cpu_seconds(pid) for pid in pids]
     if figures["errors"] or figures["non2xx"]:
         raise RuntimeError(f"{base}: {figures['errors']} errors, {figures['non2xx']} non-2xx under load")
-    figures["worker_cores"] = [round((a - b) / figures["seconds"], 2) for a, b in zip(after, before)]
+    figures["worker_cores"] = [round((a - b) / figures["seconds"], 2) for a, b in zip(after, before, strict=False)]
     return figures
 
 
@@ -111,7 +111,7 @@ def run(*, workdir: Path, dashboard_users: int, orders_each: int, rounds: int, s
     }
     many = worker_count()
     runs: dict = {op: {"1": [], str(many): []} for op in ops}
-    kw = dict(seconds=seconds, warmup=warmup, connections=connections)
+    kw: dict[str, Any] = {"seconds": seconds, "warmup": warmup, "connections": connections}
     with emulator(workdir / "workers-emulator.log") as stripe_base:
         env = {**command_env(workdir), "GATEWAY_DB": str(database), "JWT_SECRET": JWT_SECRET,
                "QUOTE_SIGNING_SECRET": QUOTE_SECRET, "STRIPE_SECRET": "sk_test_bench_workers",

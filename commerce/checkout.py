@@ -24,16 +24,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from commerce.catalog_sync import CatalogMap
-from commerce.orders import expected_charge
-from payments import SOURCE, CheckoutSession, IdempotencyConflict, NotFound, Payments
-from commerce.pricing import PricedLine
 from commerce.customers import ensure_customer
 from commerce.errors import ErrorCode
+from commerce.orders import expected_charge
+from commerce.pricing import PricedLine
 from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected, refuse_expired
+from payments import SOURCE, CheckoutSession, IdempotencyConflict, NotFound, Payments
 from settings import ShippingRate
 from store import Store, keys
 from store.records import (
-    CheckoutRecord, ExpectedCharge, QuoteClaim, QuoteSession, get_record, put_record,
+    CheckoutRecord,
+    ExpectedCharge,
+    QuoteClaim,
+    QuoteSession,
+    get_record,
+    put_record,
 )
 
 MAX_SESSION_LIFETIME = 24 * 3600
@@ -120,7 +125,7 @@ async def checkout_for_quote(
         try:
             session = await payments.create_checkout_session(params, idempotency_key=key)
         except NotFound as exc:
-            if not (customer and exc.param == "customer"):
+            if not (customer and user_id and exc.param == "customer"):  # a customer only for a user
                 raise
             # The stored customer is gone from this Stripe account (deleted, or the keys
             # moved from test to live): make another, keep it, and check out with it.

@@ -24,7 +24,11 @@ class ErrorCode(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    field: tuple[str, ...] | None
+    """What is wrong with an input, naming the field in the rule's own terms: a path into
+    the arguments it was given, e.g. ("lines", 0, "sku"), or None for the whole request.
+    The GraphQL edge (resolvers/) turns it into the client's input path."""
+
+    field: tuple[str | int, ...] | None
     code: ErrorCode
     message: str
 

@@ -39,7 +39,13 @@ from __future__ import annotations
 # The value type and Stripe's status tables are stored on the order, so they live with the
 # records (store/records/facts.py); what follows from them is here.
 from store.records.facts import (
-    COUNTED_REFUNDS, DISPUTE_RANK, DISPUTE_STATE, LEGACY_DISPUTE_RANK, REFUND_RANK, Facts, Movement,
+    COUNTED_REFUNDS,
+    DISPUTE_RANK,
+    DISPUTE_STATE,
+    LEGACY_DISPUTE_RANK,
+    REFUND_RANK,
+    Facts,
+    Movement,
 )
 
 __all__ = ["COUNTED_REFUNDS", "DISPUTE_RANK", "DISPUTE_STATE", "LEGACY_DISPUTE_RANK", "REFUND_RANK", "Facts",

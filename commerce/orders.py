@@ -31,14 +31,24 @@ from dataclasses import replace
 
 from commerce.facts import Facts, status_of
 from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
-from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch
 from store.records import (
-    CheckoutRecord, ExpectedCharge, Order, OrderLine, PaymentPointer, QuoteRecord, ShippingAddress, get_record,
-    put_record, record_of, update_record, version_at,
+    CheckoutRecord,
+    ExpectedCharge,
+    Order,
+    OrderLine,
+    PaymentPointer,
+    QuoteRecord,
+    ShippingAddress,
+    get_record,
+    put_record,
+    record_of,
+    update_record,
+    version_at,
 )
 from store.records.profiles import GUEST_ORDERS
+from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
 
 log = logging.getLogger("gateway.orders")
 
@@ -151,9 +161,7 @@ async def project(store: Store, order: Order, *, fresh: bool = False) -> None:
             if await store.put(listing, if_absent=True):
                 await _count_guest_order(store, order)
                 return
-        elif current >= order.version:
-            return
-        elif await store.put(listing, if_version=current):
+        elif current >= order.version or await store.put(listing, if_version=current):
             return
     raise RuntimeError(f"order {order.order_id}: listing copy kept changing")
 
@@ -228,8 +236,9 @@ async def build_order(payments: Payments, session: CheckoutSession, facts: Facts
     The session's line items (with their products, for SKUs) are listed unless they came
     with it."""
     session_id = session.id
-    # a complete session has its amounts and currency
+    # a complete session has its amounts, currency and creation time
     assert session.amount_total is not None and session.amount_subtotal is not None and session.currency
+    assert session.created is not None
     lines = session.line_items
     if lines is None or any(item.price.product is None for item in lines):
         lines = await payments.session_line_items(session_id)
@@ -259,7 +268,8 @@ async def build_order(payments: Payments, session: CheckoutSession, facts: Facts
 def _order_line(item: LineItem) -> OrderLine:
     price = item.price
     sku = price.lookup_key or (price.product.metadata.get("sku") if price.product is not None else None)
-    return OrderLine(sku, item.description, item.quantity, price.unit_amount, item.amount_subtotal)
+    # our sessions' prices always have a unit amount (tiered prices, which have none, are never made)
+    return OrderLine(sku, item.description, item.quantity, price.unit_amount or 0, item.amount_subtotal)
 
 
 def _shipping_address(session: CheckoutSession) -> ShippingAddress | None:

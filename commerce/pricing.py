@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from commerce.catalog import Catalog
 from commerce.errors import ErrorCode, Problem, shown
@@ -50,17 +50,18 @@ class PricedCart:
 
 
 def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list[Problem]:
-    """Price a cart, or say everything that is wrong with it at once."""
+    """Price a cart, or say everything that is wrong with it at once. Problems name the
+    lines by position: ("lines",) for the cart, ("lines", 2, "quantity") for one line."""
     if not lines:
-        return [Problem(("input", "items"), ErrorCode.CART_EMPTY, "The cart is empty.")]
+        return [Problem(("lines",), ErrorCode.CART_EMPTY, "The cart is empty.")]
     if len(lines) > MAX_LINES:
-        return [Problem(("input", "items"), ErrorCode.INVALID_INPUT,
+        return [Problem(("lines",), ErrorCode.INVALID_INPUT,
                         f"A cart holds at most {MAX_LINES} lines; this one has {len(lines)}.")]
     problems: list[Problem] = []
     merged: dict[str, int] = {}
     first_index: dict[str, int] = {}
     for index, line in enumerate(lines):
-        at = ("input", "items", str(index))
+        at = ("lines", index)
         product = catalog.get(line.sku) if fits(line.sku, MAX_SKU_BYTES) else None
         if not fits(line.sku, MAX_SKU_BYTES):
             problems.append(Problem((*at, "sku"), ErrorCode.INVALID_INPUT,
@@ -80,7 +81,7 @@ def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list
         return problems
     for sku, quantity in merged.items():
         if quantity > MAX_QUANTITY:
-            problems.append(Problem(("input", "items", str(first_index[sku]), "quantity"),
+            problems.append(Problem(("lines", first_index[sku], "quantity"),
                                     ErrorCode.QUANTITY_OUT_OF_RANGE,
                                     f"{sku} adds up to {quantity}; at most {MAX_QUANTITY} per product."))
     if problems:
@@ -88,11 +89,11 @@ def price_cart(catalog: Catalog, lines: Sequence[CartLine]) -> PricedCart | list
     priced = tuple(_price_line(catalog, sku, quantity) for sku, quantity in merged.items())
     total = sum(line.total for line in priced)
     if total > MAX_TOTAL:
-        return [Problem(("input", "items"), ErrorCode.INVALID_INPUT,
+        return [Problem(("lines",), ErrorCode.INVALID_INPUT,
                         "The cart total is above what one payment can take; split the order.")]
     minimum = MINIMUM_CHARGE.get(catalog.currency, 50)
     if total < minimum:
-        return [Problem(("input", "items"), ErrorCode.BELOW_MINIMUM_CHARGE,
+        return [Problem(("lines",), ErrorCode.BELOW_MINIMUM_CHARGE,
                         f"The cart comes to {shown_amount(total, catalog.currency)}; card payments start at "
                         f"{shown_amount(minimum, catalog.currency)}. Add something to the cart.")]
     discount = sum(line.discount for line in priced)

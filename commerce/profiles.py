@@ -6,17 +6,45 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from enum import Enum
 
 from commerce.countries import ISO_COUNTRIES
 from commerce.errors import ErrorCode, Problem
 from commerce.orders import apply_owner, find_order
 from store import Store, keys
 from store.base import now_epoch
-from store.records import Profile, Unreadable, get_record, put_record, readable, unreadable, update_record
+from store.records import Address, Profile, Unreadable, get_record, put_record, readable, unreadable, update_record
 
-ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "state": 100, "postalCode": 20}
+ADDRESS_LIMITS = {"line1": 200, "line2": 200, "city": 100, "state": 100, "postal_code": 20}
 POSTAL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{0,19}$")
+
+
+class Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+"""A profile field the shopper did not send: it keeps its value (None clears it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressChange:
+    """A shipping address as the shopper gave it; a part left out is None."""
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanges:
+    """What the shopper asked to change: a value, None to clear, or UNCHANGED."""
+
+    display_name: str | Unchanged | None = UNCHANGED
+    shipping_address: AddressChange | Unchanged | None = UNCHANGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,30 +130,32 @@ def _email_key(email: str) -> str:
     return keys.guest_email(email)
 
 
-def check_changes(display_name: Any, address: dict[str, Any] | None, *, unset: object) -> list[Problem]:
+def check_changes(changes: ProfileChanges) -> list[Problem]:
+    """Everything wrong with the changes, each naming its field: ("display_name",) or
+    ("shipping_address", "postal_code")."""
     problems: list[Problem] = []
-    if display_name is not unset and display_name is not None:
-        problems += _check_text(("input", "displayName"), display_name, 80)
-        if not display_name.strip():
-            problems.append(Problem(("input", "displayName"), ErrorCode.INVALID_INPUT,
+    name = changes.display_name
+    if isinstance(name, str):
+        problems += _check_text(("display_name",), name, 80)
+        if not name.strip():
+            problems.append(Problem(("display_name",), ErrorCode.INVALID_INPUT,
                                     "A display name cannot be blank."))
-    if address is not unset and address is not None:
-        for name, limit in ADDRESS_LIMITS.items():
-            value = address.get(name)
+    address = changes.shipping_address
+    if isinstance(address, AddressChange):
+        for part, limit in ADDRESS_LIMITS.items():
+            value = getattr(address, part)
             if value is not None:
-                problems += _check_text(("input", "shippingAddress", name), value, limit)
-        postal = address.get("postalCode")
-        if postal is not None and not POSTAL_CODE.match(postal):
-            problems.append(Problem(("input", "shippingAddress", "postalCode"), ErrorCode.INVALID_INPUT,
+                problems += _check_text(("shipping_address", part), value, limit)
+        if address.postal_code is not None and not POSTAL_CODE.match(address.postal_code):
+            problems.append(Problem(("shipping_address", "postal_code"), ErrorCode.INVALID_INPUT,
                                     "A postal code is letters, digits, spaces and dashes."))
-        country = address.get("country")
-        if country is not None and country not in ISO_COUNTRIES:
-            problems.append(Problem(("input", "shippingAddress", "country"), ErrorCode.INVALID_INPUT,
+        if address.country is not None and address.country not in ISO_COUNTRIES:
+            problems.append(Problem(("shipping_address", "country"), ErrorCode.INVALID_INPUT,
                                     "Use an ISO 3166-1 alpha-2 country code, like US or GB."))
     return problems
 
 
-def _check_text(field: tuple[str, ...], value: str, limit: int) -> list[Problem]:
+def _check_text(field: tuple[str | int, ...], value: str, limit: int) -> list[Problem]:
     if len(value) > limit:
         return [Problem(field, ErrorCode.INVALID_INPUT, f"At most {limit} characters.")]
     if any(not ch.isprintable() for ch in value):
@@ -133,7 +163,22 @@ def _check_text(field: tuple[str, ...], value: str, limit: int) -> list[Problem]
     return []
 
 
-async def update_profile(store: Store, profile: Profile, changes: dict[str, Any]) -> Profile:
-    """Apply already-checked changes (`Profile` field names: display_name, shipping_address)
-    in one versioned write (all or nothing)."""
-    return await update_record(store, profile, lambda p: replace(p, **changes))
+async def update_profile(store: Store, profile: Profile, changes: ProfileChanges) -> Profile:
+    """Apply already-checked changes in one versioned write (all or nothing); with nothing
+    to change, the profile as it is, and no write."""
+    name, address = changes.display_name, changes.shipping_address
+    if isinstance(name, Unchanged) and isinstance(address, Unchanged):
+        return profile
+
+    def change(p: Profile) -> Profile:
+        return replace(
+            p, display_name=p.display_name if isinstance(name, Unchanged) else (name.strip() if name else None),
+            shipping_address=p.shipping_address if isinstance(address, Unchanged) else _address(address))
+
+    return await update_record(store, profile, change)
+
+
+def _address(change: AddressChange | None) -> Address | None:
+    if change is None:
+        return None
+    return Address(change.line1, change.line2, change.city, change.state, change.postal_code, change.country)

@@ -20,6 +20,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, replace
+
 from commerce.errors import ErrorCode
 from commerce.pricing import PricedCart, PricedLine
 from store import Store, keys
@@ -52,8 +53,8 @@ class Quote:
 def unsigned_record(cart: PricedCart, created_at: int, valid_until: int, nonce: str) -> QuoteRecord:
     """The stored quote before signing; its `content` is what the signature covers:
     everything a checkout will charge from."""
-    lines = tuple(QuoteLine(l.sku, l.name, l.quantity, l.unit_price, l.list_unit_price, l.total, l.discount)
-                  for l in cart.lines)
+    lines = tuple(QuoteLine(p.sku, p.name, p.quantity, p.unit_price, p.list_unit_price, p.total, p.discount)
+                  for p in cart.lines)
     return QuoteRecord.unsigned(cart.currency, lines, cart.subtotal, cart.discount, cart.total,
                                 created_at=created_at, valid_until=valid_until, nonce=nonce,
                                 expires_at=valid_until + EXPIRED_QUOTE_KEPT_SECONDS)
@@ -101,7 +102,7 @@ def refuse_expired(quote: Quote, now: int) -> Quote:
 
 
 def quote_of(record: QuoteRecord) -> Quote:
-    lines = tuple(PricedLine(l.sku, l.name, l.quantity, l.unit_price, l.list_unit_price, l.total, l.discount)
-                  for l in record.lines)
+    lines = tuple(PricedLine(q.sku, q.name, q.quantity, q.unit_price, q.list_unit_price, q.total, q.discount)
+                  for q in record.lines)
     cart = PricedCart(record.currency, lines, record.subtotal, record.discount, record.total)
     return Quote(record.signature, cart, record.created_at, record.valid_until, record.nonce)

@@ -21,8 +21,9 @@ Safe at any time, any number of times, and after a crash:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from commerce.charges import session_facts
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
@@ -30,7 +31,15 @@ from payments import CheckoutSession, Payments
 from store import Store, keys
 from store.base import now_epoch
 from store.records import (
-    CheckoutRecord, Order, SyncCheckpoint, SyncLease, SyncRun, Unreadable, get_record, put_record, record_of,
+    CheckoutRecord,
+    Order,
+    SyncCheckpoint,
+    SyncLease,
+    SyncRun,
+    Unreadable,
+    get_record,
+    put_record,
+    record_of,
     unreadable,
 )
 from webhooks import receipts

@@ -24,7 +24,7 @@ async def replay_dead_letters(store: Store, payments: Payments) -> list[Replayed
         event = letter.event
         try:
             outcome = await apply_event(store, payments, Event.from_json(event))
-        except Exception as exc:  # noqa: BLE001 - reported per event, the rest go on
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             await put_record(store, receipts.failed_again(letter, error))
             results.append(Replayed(event["id"], event["type"], f"failed: {error}"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from functools import cached_property
+
 from aiodataloader import DataLoader
 
 from payments import Payments

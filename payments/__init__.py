@@ -3,11 +3,29 @@ async method per call the gateway makes (`client.py`), answers as typed views of
 JSON (`views.py`), call counting and throttling. It imports nothing of the gateway."""
 
 from payments.client import (
-    LINE_ITEMS_EXPANDED, IdempotencyConflict, NotFound, Payments, PaymentsUnavailable, start_counting,
+    LINE_ITEMS_EXPANDED,
+    IdempotencyConflict,
+    NotFound,
+    Payments,
+    PaymentsUnavailable,
+    start_counting,
 )
 from payments.views import (
-    SESSION_ID, SOURCE, Charge, CheckoutSession, Dispute, Event, LineItem, Page, PaymentIntent, Price,
-    Product, Refund, ShippingDetails, WebhookEndpoint, id_of,
+    SESSION_ID,
+    SOURCE,
+    Charge,
+    CheckoutSession,
+    Dispute,
+    Event,
+    LineItem,
+    Page,
+    PaymentIntent,
+    Price,
+    Product,
+    Refund,
+    ShippingDetails,
+    WebhookEndpoint,
+    id_of,
 )
 
 __all__ = [

@@ -26,8 +26,19 @@ import stripe
 from aiolimiter import AsyncLimiter
 
 from payments.views import (
-    SESSION_ID, Charge, CheckoutSession, Dispute, Event, Json, LineItem, Page, Price, Product, Refund,
-    T, WebhookEndpoint,
+    SESSION_ID,
+    Charge,
+    CheckoutSession,
+    Dispute,
+    Event,
+    Json,
+    LineItem,
+    Page,
+    Price,
+    Product,
+    Refund,
+    T,
+    WebhookEndpoint,
 )
 
 log = logging.getLogger("gateway.stripe")

@@ -3,25 +3,26 @@ from __future__ import annotations
 import re
 
 from commerce.checkout import SessionView, checkout_for_quote, session_view
-from commerce.errors import ErrorCode, Problem
-from payments import SESSION_ID
+from commerce.errors import ErrorCode
 from commerce.quotes import QuoteRejected, load_quote
-from web.context import Context
+from payments import SESSION_ID
 from resolvers import limits
+from resolvers.refusals import Refused, refusal
 from store import keys
 from store.base import now_epoch
+from web.context import Context
 
 EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}\.[A-Za-z]{2,24}$")
 
 
 async def create_checkout_session(
     context: Context, signature: str, email: str | None
-) -> SessionView | list[Problem]:
+) -> SessionView | Refused:
     if email is not None and not keys.fits(email, keys.MAX_EMAIL_BYTES):
-        return [Problem(("input", "email"), ErrorCode.INVALID_INPUT,
-                        f"An email address is at most {keys.MAX_EMAIL_BYTES} bytes (UTF-8).")]
+        return refusal(("input", "email"), ErrorCode.INVALID_INPUT,
+                       f"An email address is at most {keys.MAX_EMAIL_BYTES} bytes (UTF-8).")
     if email is not None and not EMAIL.match(email):
-        return [Problem(("input", "email"), ErrorCode.INVALID_INPUT, "This is not an email address.")]
+        return refusal(("input", "email"), ErrorCode.INVALID_INPUT, "This is not an email address.")
     services, viewer = context.services, context.viewer
     try:
         quote = await load_quote(services.store, services.quote_secret, signature)
@@ -31,7 +32,7 @@ async def create_checkout_session(
             guest_email=email, now=now_epoch(),
         )
     except QuoteRejected as rejected:
-        return [Problem(("input", "quoteSignature"), rejected.code, rejected.message)]
+        return refusal(("input", "quoteSignature"), rejected.code, rejected.message)
 
 
 def valid_session_id(session_id: str) -> bool:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from web.context import Context
 from telemetry.metrics import STRIPE_READS_REFUSED
+from web.context import Context
 from web.ratelimit import Limited, client_ip, hit, user_client
 
 # Stripe reads one GraphQL request may cause (order fallbacks, checkout sessions): the

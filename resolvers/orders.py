@@ -3,13 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commerce.orders import order_from_recorded_session, shown
-from web.context import Context
 from loaders import PageKey
 from resolvers import limits
 from resolvers.checkout import valid_session_id
 from resolvers.pagination import MAX_FIRST, open_cursor, sign_cursor
 from store import keys
 from store.records import CheckoutRecord, Order
+from web.context import Context
 
 
 class BadFirst(ValueError):
@@ -79,7 +79,7 @@ async def orders_page(context: Context, user_id: str, first: int, after: str | N
     # A guest order listed here by an earlier version (USER#{email}) is not this user's,
     # whatever their sub: it reaches an account only through the verified-email claim.
     # An item that cannot be read was logged and is left out: it never takes the page down.
-    kept = [(shown(o), c) for o, c in zip(listed.orders, cursors) if o is not None and not o.guest]
+    kept = [(shown(o), c) for o, c in zip(listed.orders, cursors, strict=True) if o is not None and not o.guest]
     return OrderPage([o for o, _ in kept], [c for _, c in kept], listed.cursor is not None,
                      cursors[-1] if cursors else None)
 

@@ -1,24 +1,38 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from commerce.errors import Problem
 from commerce.pricing import CartLine, price_cart
 from commerce.quotes import Quote, QuoteRejected, create_quote, load_quote
-from web.context import Context
+from resolvers.refusals import Refused, refusals
 from store.base import now_epoch
+from web.context import Context
 
 log = logging.getLogger("gateway.quotes")
 
 
-async def create_cart_quote(context: Context, lines: Sequence[CartLine]) -> Quote | list[Problem]:
+class CartItem(Protocol):
+    """One line of createCartQuote's input."""
+
+    sku: str
+    quantity: int
+
+
+async def create_cart_quote(context: Context, items: Iterable[CartItem]) -> Quote | Refused:
     services = context.services
-    priced = price_cart(services.catalog, lines)
+    priced = price_cart(services.catalog, [CartLine(item.sku, item.quantity) for item in items])
     if isinstance(priced, list):
-        return priced
+        return refusals(priced, _items_path)
     return await create_quote(services.store, services.quote_secret, priced, now=now_epoch(),
                               ttl_minutes=services.settings.quote_ttl_minutes)
+
+
+def _items_path(field: tuple[str | int, ...]) -> Sequence[str]:
+    """The cart's ("lines", 0, "sku") is the input's items[0].sku."""
+    _lines, *rest = field
+    return ("input", "items", *(str(part) for part in rest))
 
 
 async def quote(context: Context, signature: str) -> Quote | QuoteRejected:

@@ -8,9 +8,6 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext, Info
 
-from commerce.errors import ErrorCode
-from commerce.pricing import CartLine
-from commerce.quotes import QuoteRejected
 import resolvers.admin as admin_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
@@ -18,16 +15,19 @@ import resolvers.limits as limits
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
-from schema.admin import SyncOrdersInput, SyncOrdersPayload
+from commerce.errors import ErrorCode
+from commerce.quotes import QuoteRejected
+from schema.admin import REPORT_COUNTS, SyncOrdersInput, SyncOrdersPayload
 from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
-from schema.errors import BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED, gateway_error
-from schema.orders import Order
-from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
+from schema.errors import BAD_USER_INPUT, gateway_error
 from schema.extensions import gateway_extension
 from schema.operation_limits import Limits
+from schema.orders import Order
+from schema.permissions import admin, own_data_or_null, signed_in
+from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
-from schema.types import user_errors
+from schema.types import payload
 
 
 @strawberry.type
@@ -58,7 +58,8 @@ class Query:
         view = await checkout_resolvers.checkout_session(info.context, id)
         return CheckoutSession.of(view) if view else None
 
-    @strawberry.field(description="The signed-in user; null without a valid bearer token.")
+    @strawberry.field(description="The signed-in user; null without a valid bearer token.",
+                      extensions=[own_data_or_null()])
     async def viewer(self, info: Info) -> Profile | None:
         profile = await profile_resolvers.viewer_profile(info.context)
         return Profile.from_record(profile) if profile else None
@@ -66,7 +67,7 @@ class Query:
     @strawberry.field(description=(
         "One of the viewer's own orders; another user's order is indistinguishable from a "
         "missing one."
-    ))
+    ), extensions=[own_data_or_null()])
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await order_resolvers.order(info.context, id)
         return Order.from_record(found) if found else None
@@ -80,11 +81,8 @@ class Mutation:
     ))
     async def create_cart_quote(self, info: Info, input: CreateCartQuoteInput) -> CreateCartQuotePayload:
         await limits.enforce(info.context, "quote")
-        lines = [CartLine(item.sku, item.quantity) for item in input.items]
-        result = await quote_resolvers.create_cart_quote(info.context, lines)
-        if isinstance(result, list):
-            return CreateCartQuotePayload(quote=None, user_errors=user_errors(result))
-        return CreateCartQuotePayload(quote=Quote.of(result), user_errors=[])
+        result = await quote_resolvers.create_cart_quote(info.context, input.items)
+        return payload(CreateCartQuotePayload, result, quote=Quote.of)
 
     @strawberry.mutation(description=(
         "Turn a quote into a Stripe Checkout Session that charges exactly the quote. The same "
@@ -96,38 +94,21 @@ class Mutation:
         await limits.enforce(info.context, "checkout")
         result = await checkout_resolvers.create_checkout_session(
             info.context, input.quote_signature, input.email)
-        if isinstance(result, list):
-            return CreateCheckoutSessionPayload(checkout_session=None, user_errors=user_errors(result))
-        return CreateCheckoutSessionPayload(checkout_session=CheckoutSession.of(result), user_errors=[])
+        return payload(CreateCheckoutSessionPayload, result, checkout_session=CheckoutSession.of)
 
-    @strawberry.mutation(description="Change the signed-in shopper's profile; all or nothing.")
+    @strawberry.mutation(description="Change the signed-in shopper's profile; all or nothing.",
+                         extensions=[signed_in("Sign in to change your profile.")])
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
-        if info.context.viewer is None:
-            raise gateway_error(UNAUTHENTICATED, "Sign in to change your profile.")
-        address = input.shipping_address
-        if address is not strawberry.UNSET and address is not None:
-            address = address.as_item()
         result = await profile_resolvers.update_profile(
-            info.context, input.display_name, address, unset=strawberry.UNSET)
-        if isinstance(result, list):
-            return UpdateProfilePayload(profile=None, user_errors=user_errors(result))
-        return UpdateProfilePayload(profile=Profile.from_record(result), user_errors=[])
+            info.context, input.display_name, input.shipping_address)
+        return payload(UpdateProfilePayload, result, profile=Profile.from_record)
 
-    @strawberry.mutation(description="Admin only (JWT claim roles contains \"admin\").")
+    @strawberry.mutation(description="Admin only (JWT claim roles contains \"admin\").",
+                         extensions=[admin("Sign in as an admin to reconcile orders.",
+                                           "Reconciling orders needs the admin role.")])
     async def sync_orders(self, info: Info, input: SyncOrdersInput | None = strawberry.UNSET) -> SyncOrdersPayload:
-        viewer = info.context.viewer
-        if viewer is None:
-            raise gateway_error(UNAUTHENTICATED, "Sign in as an admin to reconcile orders.")
-        if not viewer.is_admin:
-            raise gateway_error(FORBIDDEN, "Reconciling orders needs the admin role.")
-        since = input.since if input else None  # UNSET and null both mean "no input"
-        result = await admin_resolvers.run_sync(info.context, since)
-        if isinstance(result, list):
-            return SyncOrdersPayload(scanned=0, created=0, updated=0, ignored=0, events=0,
-                                     user_errors=user_errors(result))
-        return SyncOrdersPayload(scanned=result.scanned, created=result.created, updated=result.updated,
-                                 ignored=result.ignored, events=result.events, user_errors=[],
-                                 unreadable=result.unreadable)
+        result = await admin_resolvers.run_sync(info.context, input)
+        return payload(SyncOrdersPayload, result, **REPORT_COUNTS)
 
 
 class GatewaySchema(strawberry.Schema):

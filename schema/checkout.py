@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 import resolvers.orders as order_resolvers
-
 from commerce.checkout import SessionView
 from schema.orders import Order
 from schema.types import Money, UserError, money
@@ -57,12 +56,12 @@ class CheckoutSession:
         return cls(
             id=strawberry.ID(view.id), url=view.url if view.status == "open" else None,
             status=CheckoutSessionStatus(view.status),
-            expires_at=datetime.fromtimestamp(view.expires_at, tz=timezone.utc) if view.expires_at else None,
+            expires_at=datetime.fromtimestamp(view.expires_at, tz=UTC) if view.expires_at else None,
             total=total, paid=view.payment_status == "paid",
         )
 
 
 @strawberry.type
 class CreateCheckoutSessionPayload:
-    checkout_session: CheckoutSession | None
+    checkout_session: CheckoutSession | None = None
     user_errors: list[UserError]

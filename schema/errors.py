@@ -14,8 +14,8 @@ import re
 from graphql import GraphQLError
 
 from payments import PaymentsUnavailable
-from web.ratelimit import Limited
 from store import StoreError
+from web.ratelimit import Limited
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
@@ -34,7 +34,7 @@ def gateway_error(code: str, message: str, **extensions: object) -> GraphQLError
 
 
 # Exceptions that are outages, not bugs: the client is told what happened and may retry.
-EXPECTED = {
+EXPECTED: dict[type, tuple[str, str]] = {
     PaymentsUnavailable: (PAYMENT_PROVIDER_UNAVAILABLE,
                           "The payment provider is not answering; try again in a moment."),
 }

@@ -3,8 +3,8 @@ request's log line, and the operation limits (one extension: each one costs ever
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -30,7 +30,7 @@ class Document:
     compares by recursing through its tree: two texts of one deeply nested shape, say with
     different comments, overflowed the stack in the cache's comparison.)"""
 
-    __slots__ = ("text", "node")
+    __slots__ = ("node", "text")
 
     def __init__(self, text: str, node: DocumentNode) -> None:
         self.text, self.node = text, node
@@ -78,14 +78,18 @@ def gateway_extension(max_tokens: int, limits: Limits, rules: Sequence[type[ASTV
 
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
+            document = context.graphql_document
+            if document is None:  # Strawberry validates only a parsed document
+                yield
+                return
             arguments = (limits, tuple(context.validation_rules) + added, hide_suggestions)
             # Setting the errors (even none) tells Strawberry validation is done.
             if context.query is None:  # a document given parsed: nothing to key a cache by
                 context.pre_execution_errors = _validate(
-                    context.schema._schema, context.graphql_document, *arguments)
+                    context.schema._schema, document, *arguments)
             else:
                 context.pre_execution_errors = validate_document(
-                    context.schema._schema, Document(context.query, context.graphql_document), *arguments)
+                    context.schema._schema, Document(context.query, document), *arguments)
             yield
 
         def on_execute(self) -> Iterator[None]:

@@ -27,12 +27,20 @@ becomes a huge integer.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from graphql import (
-    DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError,
-    InlineFragmentNode, IntValueNode, OperationDefinitionNode, SelectionSetNode, VariableNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
 )
 
 LARGEST_PAGE = 100
@@ -137,7 +145,8 @@ def _root_fields(selection_set: SelectionSetNode,
                 yield selection
             elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
-            elif selection.name.value not in entered and selection.name.value in fragments:
+            elif (isinstance(selection, FragmentSpreadNode) and selection.name.value not in entered
+                  and selection.name.value in fragments):
                 entered.add(selection.name.value)
                 pending.append(fragments[selection.name.value].selection_set)
 
@@ -214,8 +223,10 @@ class _Walker:
             else:
                 if isinstance(selection, InlineFragmentNode):
                     inner = self.summarize(selection.selection_set)
-                else:
+                elif isinstance(selection, FragmentSpreadNode):
                     inner = self.summaries[selection.name.value]
+                else:
+                    continue
                 self._add_names(out, inner.names, inner.width, selection)
                 out.aliases += inner.aliases
                 out.cost += inner.cost

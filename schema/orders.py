@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
+
 import strawberry
 
-import store.records as records
 from schema.types import Money, money
+from store import records
 
 
 @strawberry.enum(description="Where an order stands; changes only move forward.")
@@ -89,4 +90,4 @@ class Order:
 
 
 def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)

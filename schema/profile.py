@@ -6,11 +6,10 @@ import strawberry
 from strawberry.types import Info
 
 import resolvers.orders as order_resolvers
-import store.records as records
 from schema.errors import BAD_USER_INPUT, gateway_error
 from schema.orders import Address, Order
 from schema.types import PageInfo, UserError
-from store import BadCursor
+from store import BadCursor, records
 
 
 @strawberry.type
@@ -39,7 +38,7 @@ class Profile:
                 info.context, str(self.user_id), 20 if first is None else first, after)
         except (order_resolvers.BadFirst, BadCursor) as exc:
             raise gateway_error(BAD_USER_INPUT, str(exc)) from None
-        edges = [OrderEdge(cursor=c, node=Order.from_record(o)) for o, c in zip(page.orders, page.cursors)]
+        edges = [OrderEdge(cursor=c, node=Order.from_record(o)) for o, c in zip(page.orders, page.cursors, strict=True)]
         return OrderConnection(edges=edges, page_info=PageInfo(
             has_next_page=page.has_next_page, end_cursor=page.end_cursor))
 
@@ -59,10 +58,6 @@ class AddressInput:
     postal_code: str | None = None
     country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. US.")
 
-    def as_item(self) -> dict[str, str | None]:
-        return {"line1": self.line1, "line2": self.line2, "city": self.city, "state": self.state,
-                "postalCode": self.postal_code, "country": self.country}
-
 
 @strawberry.input(description="Only the fields given change; null clears one.")
 class UpdateProfileInput:
@@ -72,5 +67,5 @@ class UpdateProfileInput:
 
 @strawberry.type
 class UpdateProfilePayload:
-    profile: Profile | None
+    profile: Profile | None = None
     user_errors: list[UserError]

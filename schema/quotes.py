@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import strawberry
 
@@ -51,10 +51,10 @@ class Quote:
         return cls(
             signature=strawberry.ID(quote.signature),
             items=[
-                QuoteItem(sku=l.sku, name=l.name, quantity=l.quantity,
-                          unit_price=money(l.unit_price, cur), total=money(l.total, cur),
-                          discount=money(l.discount, cur))
-                for l in cart.lines
+                QuoteItem(sku=line.sku, name=line.name, quantity=line.quantity,
+                          unit_price=money(line.unit_price, cur), total=money(line.total, cur),
+                          discount=money(line.discount, cur))
+                for line in cart.lines
             ],
             subtotal=money(cart.subtotal, cur), discount=money(cart.discount, cur),
             total=money(cart.total, cur), currency=cur,
@@ -64,9 +64,9 @@ class Quote:
 
 @strawberry.type
 class CreateCartQuotePayload:
-    quote: Quote | None
+    quote: Quote | None = None
     user_errors: list[UserError]
 
 
 def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)

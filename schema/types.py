@@ -1,12 +1,17 @@
-"""Shared GraphQL types: money and user errors."""
+"""Shared GraphQL types: money, user errors, and the one way a mutation's payload is made."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable
+from typing import TypeVar
 
 import strawberry
 
-from commerce.errors import ErrorCode, Problem
+from commerce.errors import ErrorCode
+from resolvers.refusals import Refused
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode",
                                 description="Why an input was refused.")
@@ -29,7 +34,7 @@ class UserError:
     field: list[str] | None = strawberry.field(
         description="Path to the input at fault, e.g. [\"input\", \"items\", \"0\", \"quantity\"]."
     )
-    code: UserErrorCode
+    code: ErrorCode  # shown as UserErrorCode: strawberry.enum above registers ErrorCode itself
     message: str
 
 
@@ -37,6 +42,14 @@ def money(amount: int, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
-def user_errors(problems: Sequence[Problem]) -> list[UserError]:
-    return [UserError(field=list(p.field) if p.field else None, code=p.code, message=p.message)
-            for p in problems]
+def user_errors(refused: Refused) -> list[UserError]:
+    return [UserError(field=list(e.field) if e.field else None, code=e.code, message=e.message)
+            for e in refused.errors]
+
+
+def payload(kind: Callable[..., P], result: T | Refused, **fields: Callable[[T], object]) -> P:
+    """A mutation's payload. Refused: its userErrors, every other field at its default
+    (null, or 0). Else no userErrors, and each named field built from the result."""
+    if isinstance(result, Refused):
+        return kind(user_errors=user_errors(result))
+    return kind(user_errors=[], **{name: build(result) for name, build in fields.items()})

@@ -13,8 +13,9 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 import aioboto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -22,8 +23,20 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreConfigError, StoreError, TableMissing, check_attribute, check_limit, check_put, decode_cursor,
-    encode_cursor, is_expired, now_epoch, unique_keys,
+    BATCH_GET_LIMIT,
+    Item,
+    Page,
+    StoreConfigError,
+    StoreError,
+    TableMissing,
+    check_attribute,
+    check_limit,
+    check_put,
+    decode_cursor,
+    encode_cursor,
+    is_expired,
+    now_epoch,
+    unique_keys,
 )
 from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextvars
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from store.base import Item, Page, Store
 from store.keys import Key

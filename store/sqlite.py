@@ -8,17 +8,29 @@ statement, so a conditional put is atomic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
 
 from store.base import (
-    BATCH_GET_LIMIT, Item, Page, StoreConfigError, StoreError, check_attribute, check_limit, check_put, decode_cursor,
-    encode_cursor, now_epoch, unique_keys,
+    BATCH_GET_LIMIT,
+    Item,
+    Page,
+    StoreConfigError,
+    StoreError,
+    check_attribute,
+    check_limit,
+    check_put,
+    decode_cursor,
+    encode_cursor,
+    now_epoch,
+    unique_keys,
 )
 from store.keys import EXPIRES_AT, Key, key_of
 
@@ -222,10 +234,8 @@ def _write_now(conn: sqlite3.Connection, sql: str, params: tuple) -> tuple[int, 
         cur.close()
         conn.execute("COMMIT")
     except BaseException:
-        try:
+        with contextlib.suppress(sqlite3.Error):  # the failure ended the transaction already
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # the failure ended the transaction already
         raise
     return changed, row
 

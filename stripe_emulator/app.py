@@ -4,7 +4,7 @@ controls) and its webhook deliveries."""
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette

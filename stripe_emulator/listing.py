@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from stripe_emulator.errors import invalid
 from stripe_emulator.params import integer, mapping, text
@@ -54,5 +55,5 @@ def created_filter(params: dict) -> Callable[[int], bool]:
     if unknown:
         name = f"created[{sorted(unknown)[0][:20]}]"
         raise invalid(f"Received unknown parameter: {name}", param=name)
-    tests = [(_BOUNDS[op], integer(bounds, op, where=f"created[{op}]")) for op in bounds]
+    tests = [(_BOUNDS[op], integer(bounds, op, required=True, where=f"created[{op}]")) for op in bounds]
     return lambda value: all(test(value, limit) for test, limit in tests)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, overload
 
 from stripe_emulator.errors import invalid
 
@@ -19,6 +19,12 @@ def check_known(params: dict[str, Any], allowed: set[str], where: str | None = N
             raise invalid(f"Received unknown parameter: {label}", param=label)
 
 
+@overload
+def text(params: dict, name: str, *, required: Literal[True], max_length: int = ...,
+         where: str | None = ...) -> str: ...
+@overload
+def text(params: dict, name: str, *, required: bool = ..., max_length: int = ...,
+         where: str | None = ...) -> str | None: ...
 def text(params: dict, name: str, *, required: bool = False, max_length: int = 5000,
          where: str | None = None) -> str | None:
     value = params.get(name)
@@ -34,6 +40,12 @@ def text(params: dict, name: str, *, required: bool = False, max_length: int = 5
     return value
 
 
+@overload
+def integer(params: dict, name: str, *, required: Literal[True], minimum: int = ...,
+            maximum: int = ..., where: str | None = ...) -> int: ...
+@overload
+def integer(params: dict, name: str, *, required: bool = ..., minimum: int = ...,
+            maximum: int = ..., where: str | None = ...) -> int | None: ...
 def integer(params: dict, name: str, *, required: bool = False, minimum: int = 0,
             maximum: int = MAX_INT, where: str | None = None) -> int | None:
     label = where or name

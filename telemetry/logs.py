@@ -20,7 +20,8 @@ import logging
 import logging.config
 import os
 import sys
-from typing import Any, Callable, Literal, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TextIO
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import stripe
-from services import ServerThread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from stripe_emulator import Emulator
+from tests.services import ServerThread
 
 SECRET = "whsec_emulator_helpers_0123456789abcdef"
 KEY = "sk_test_emulator_helpers"

@@ -3,7 +3,7 @@ allows: the tests send them, and the benchmark times them (bench/validation.py).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from graphql.language import Lexer, Source, TokenKind
 

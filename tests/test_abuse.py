@@ -19,14 +19,15 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
-from conftest import engine_env, fresh_dynamodb_table, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
+from tests.services import fresh_dynamodb_table
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
-  createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { field code message } } }"""
+  createCartQuote(input: {items: $items}) {
+    quote { signature total { amount currency } } userErrors { field code message } } }"""
 CHECKOUT = """mutation($sig: ID!, $email: String) {
   createCheckoutSession(input: {quoteSignature: $sig, email: $email}) {
     checkoutSession { id url status total { amount } } userErrors { field code message } } }"""
@@ -138,7 +139,7 @@ def test_a_recorded_session_that_does_not_match_its_quote_is_held_for_review(sho
     # a refund or a late event does not turn it into a normal paid order
     admin = shop.token("ops", email="ops@example.com", admin=True)
     shop.gql(SYNC, token=admin)
-    assert stored_order(shop, today.id)["status"] == "NEEDS_REVIEW"
+    assert (stored_order(shop, today.id) or {}).get("status") == "NEEDS_REVIEW"
     assert review_count(shop) - metrics_before == 2
     lines = [json.loads(JsonLines().format(r)) for r in caplog.records if r.name == "gateway.access"]
     reviews = {line["orderId"] for line in lines if line.get("kind") == "order_review"}
@@ -331,9 +332,11 @@ def test_a_quote_checked_out_by_one_shopper_is_quote_in_use_for_anyone_else(shop
 def test_concurrent_checkouts_of_a_fresh_quote_by_two_shoppers_never_fail(shop, pair):
     signature = make_quote(shop, items=[{"sku": "E-PEARL-STUD", "quantity": 2}])["signature"]
     a_user, b_user = shop.token(f"a5-{pair}", email="a5@example.com"), shop.token(f"b5-{pair}", email="b5@example.com")
-    shoppers = {"two-guests": [(None, "a5@example.com"), (None, "b5@example.com")],
-                "guest-and-user": [(None, "a5@example.com"), (a_user, None)],
-                "two-users": [(a_user, None), (b_user, None)]}[pair]
+    by_pair: dict[str, list[tuple[str | None, str | None]]] = {
+        "two-guests": [(None, "a5@example.com"), (None, "b5@example.com")],
+        "guest-and-user": [(None, "a5@example.com"), (a_user, None)],
+        "two-users": [(a_user, None), (b_user, None)]}
+    shoppers = by_pair[pair]
 
     def attempt(n: int) -> tuple[int, dict]:
         token, email = shoppers[n % 2]
@@ -367,7 +370,8 @@ def test_two_replicas_with_different_settings_answer_one_session_not_a_500(tmp_p
             signature = make_quote(first)["signature"]
             with ThreadPoolExecutor(4) as pool:
                 bodies = list(pool.map(
-                    lambda n: (first if n % 2 else second).gql(CHECKOUT, {"sig": signature, "email": "roll@example.com"}),
+                    lambda n, sig=signature: (first if n % 2 else second).gql(
+                        CHECKOUT, {"sig": sig, "email": "roll@example.com"}),
                     range(4)))
             assert all("errors" not in b for b in bodies), bodies
             ids = {b["data"]["createCheckoutSession"]["checkoutSession"]["id"] for b in bodies}

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from conftest import JWT_SECRET, gateway_env, running_gateway
-from services import ServerThread
+from tests.live_gateway import JWT_SECRET, gateway_env, running_gateway
+from tests.services import ServerThread
 
 ISSUER, AUDIENCE = "https://auth.babesclub.example/", "commerce-gateway"
 PRODUCTS = "{ products { sku } }"

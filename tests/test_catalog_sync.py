@@ -56,7 +56,7 @@ def test_catalog_sync_without_a_key_says_what_to_do(tmp_path):
 
 
 def test_catalog_sync_with_stripe_down_fails_cleanly(tmp_path):
-    from services import free_port
+    from tests.services import free_port
 
     env = {**os.environ, "STRIPE_SECRET": "sk_test_x", "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
            "STRIPE_MAX_NETWORK_RETRIES": "0", "GATEWAY_DB": str(tmp_path / "g.db")}

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import QUOTE_SECRET, gateway_env, running_gateway
+from tests.live_gateway import QUOTE_SECRET, gateway_env, running_gateway
 
 QUOTE = """mutation($items: [CartItemInput!]!) {
   createCartQuote(input: {items: $items}) { quote { signature total { amount currency } } userErrors { code } }
@@ -213,7 +213,7 @@ def test_bad_quote_signatures_are_user_errors_and_write_nothing(gateway, signatu
 
 def test_an_expired_quote_is_refused(gateway):
     from commerce.catalog import load_catalog
-    from commerce.pricing import CartLine, price_cart
+    from commerce.pricing import CartLine, PricedCart, price_cart
     from commerce.quotes import create_quote
     from store.base import now_epoch
     from store.sqlite import SQLiteStore
@@ -221,6 +221,7 @@ def test_an_expired_quote_is_refused(gateway):
     async def expired_quote() -> str:
         store = await SQLiteStore.open(gateway.settings.gateway_db)
         cart = price_cart(load_catalog(gateway.settings.catalog_path), [CartLine("N-RED", 1)])
+        assert isinstance(cart, PricedCart), cart
         made = await create_quote(store, QUOTE_SECRET, cart, now=now_epoch() - 3600, ttl_minutes=15)
         await store.close()
         return made.signature
@@ -251,10 +252,13 @@ def test_checkout_session_query_answers_only_for_our_sessions(gateway):
 
 
 def test_the_checkout_session_exposes_no_personal_data():
+    from strawberry.types.base import StrawberryObjectDefinition
+
     from schema import schema
 
-    fields = set(schema.get_type_by_name("CheckoutSession").fields and
-                 [f.python_name for f in schema.get_type_by_name("CheckoutSession").fields])
+    definition = schema.get_type_by_name("CheckoutSession")
+    assert isinstance(definition, StrawberryObjectDefinition)
+    fields = {f.python_name for f in definition.fields}
     assert not fields & {"email", "customer", "customer_details", "shipping", "address", "name"}
 
 
@@ -262,7 +266,7 @@ def test_the_checkout_session_exposes_no_personal_data():
 
 @pytest.fixture(scope="module")
 def gateway_without_stripe(tmp_path_factory):
-    from services import free_port
+    from tests.services import free_port
 
     env = gateway_env(tmp_path_factory.mktemp("nostripe"), STRIPE_SECRET="sk_test_whatever",
                       STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}",
@@ -411,7 +415,7 @@ def test_stripe_failing_thirty_percent_of_the_time_never_duplicates_a_session(ga
                json={"rate_429": 0.1, "rate_500": 0.1, "rate_drop": 0.1, "seed": 5})
     unavailable = 0
     try:
-        sessions = {}
+        sessions: dict[str, set[str]] = {}
         for signature in signatures:
             for _ in range(10):
                 body = gateway.gql(CHECKOUT, {"sig": signature})
@@ -419,7 +423,8 @@ def test_stripe_failing_thirty_percent_of_the_time_never_duplicates_a_session(ga
                     assert body["errors"][0]["extensions"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
                     unavailable += 1
                     continue
-                sessions.setdefault(signature, set()).add(body["data"]["createCheckoutSession"]["checkoutSession"]["id"])
+                session_id = body["data"]["createCheckoutSession"]["checkoutSession"]["id"]
+                sessions.setdefault(signature, set()).add(session_id)
                 break
     finally:
         httpx.post(f"{gateway.url}/_stripe/_emulator/faults", json={"rate_429": 0, "rate_500": 0, "rate_drop": 0})

@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from services import command_env, free_port, run_gateway, wait_for_port
+from tests.services import command_env, free_port, run_gateway, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

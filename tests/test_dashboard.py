@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, running_gateway
+from tests.live_gateway import engine_env, gateway_env, running_gateway
 
 VIEWER = "{ viewer { userId email displayName shippingAddress { line1 city postalCode country } } }"
 DASHBOARD = """query($first: Int, $after: String) { viewer { userId email
@@ -35,8 +35,8 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
                 start: int = 1_700_000_000) -> list[str]:
     """Orders as the webhook records them, written straight into the store."""
     from commerce.orders import project
-    from store.records import Order
     from store import keys
+    from store.records import Order
 
     owner = guest_email.lower() if guest_email else user_id
 
@@ -44,7 +44,8 @@ def seed_orders(gateway, user_id: str, count: int, *, guest_email: str | None = 
         store = await gateway.open_store()
         ids = []
         for n in range(count):
-            order_id = f"cs_test_{owner.replace('@', 'AT').replace('.', 'D').replace('-', '')}{start % 10**6:06d}{n:05d}x"
+            owner_part = owner.replace("@", "AT").replace(".", "D").replace("-", "")
+            order_id = f"cs_test_{owner_part}{start % 10**6:06d}{n:05d}x"
             key = keys.order_pointer(order_id)
             order = {
                 "PK": key.pk, "SK": key.sk, "entity": "Order", "orderId": order_id,

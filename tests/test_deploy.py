@@ -113,7 +113,7 @@ def test_the_package_alone_serves_graphql_checkout_and_webhooks_on_dynamodb(tmp_
     package on the path (python -S): nothing it needs was pruned."""
     import asyncio
 
-    from conftest import fresh_dynamodb_table
+    from tests.services import fresh_dynamodb_table
 
     package = tmp_path / "package"
     build = subprocess.run([sys.executable, str(ROOT / "deploy" / "package_lambda.py"), "--native", str(package)],
@@ -138,11 +138,12 @@ def test_the_package_alone_serves_graphql_checkout_and_webhooks_on_dynamodb(tmp_
 
 
 def test_the_dockerfile_installs_pinned_dependencies_before_the_code():
-    lines = [l for l in (ROOT / "Dockerfile").read_text().splitlines() if l and not l.startswith("#")]
-    lock_install = next(i for i, l in enumerate(lines) if "-r deploy/requirements.lock" in l)
+    lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line and not line.startswith("#")]
+    lock_install = next(i for i, line in enumerate(lines) if "-r deploy/requirements.lock" in line)
     code_copy = lines.index("COPY . .")
     assert lock_install < code_copy and lines[0].startswith("FROM python:3.13")
-    pins = [l for l in (ROOT / "deploy" / "requirements.lock").read_text().splitlines() if l and l[0] != "#"]
+    pins = [line for line in (ROOT / "deploy" / "requirements.lock").read_text().splitlines()
+            if line and line[0] != "#"]
     assert pins and all("==" in p for p in pins)
     import tomllib
 

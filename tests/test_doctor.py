@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stripe
@@ -27,7 +28,7 @@ def gateway(*args: str, env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture
 def setup(tmp_path, dynamodb_local, stripe_emulator_url) -> dict:
     """A development gateway on its own table, its own PUBLIC_URL, and the emulator."""
-    from conftest import fresh_dynamodb_table
+    from tests.services import fresh_dynamodb_table
 
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("JWT_", "QUOTE_", "STRIPE_", "COMMERCE_", "CHECKOUT_", "LOG_"))}
@@ -39,7 +40,7 @@ def setup(tmp_path, dynamodb_local, stripe_emulator_url) -> dict:
             "COMMERCE_TABLE": asyncio.run(fresh_dynamodb_table(dynamodb_local))}
 
 
-def endpoint(env: dict, events: list[str]) -> None:
+def endpoint(env: dict, events: list[Any]) -> None:
     client = stripe.StripeClient(env["STRIPE_SECRET"], base_addresses={"api": env["STRIPE_API_BASE"]})
     client.v1.webhook_endpoints.create(params={"url": env["PUBLIC_URL"] + "/stripe/webhook",
                                                "enabled_events": events})
@@ -117,7 +118,7 @@ def test_doctor_finds_a_key_stripe_refuses_and_the_wrong_mode(setup):
 def test_doctor_wants_https_return_urls_in_production(setup):
     production = {**setup, "ENVIRONMENT": "production", "CHECKOUT_SUCCESS_URL": "http://shop.example/ok",
                   "CHECKOUT_CANCEL_URL": "https://shop.example/no"}
-    code, checks = doctor(production)
+    _, checks = doctor(production)
     bad = failed(checks)
     assert "CHECKOUT_SUCCESS_URL" in bad and "CHECKOUT_CANCEL_URL" not in bad
     assert "stripe mode" in bad  # a test key in production

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import httpx
 import pytest
 import stripe
-from emulator_helpers import Emu, running_emu
+
+from tests.emulator_helpers import Emu, running_emu
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,25 @@ def test_prices_lookup_keys_are_unique_and_transfer(emu: Emu):
     assert emu.stripe.v1.products.retrieve(inline.product).name == "Inline"
 
 
+def test_products_prices_and_lookup_keys(emu: Emu):
+    product = emu.stripe.v1.products.create(params={"name": "Necklace", "metadata": {"sku": "N-1"}})
+    assert product.id.startswith("prod_") and product.object == "product" and product.livemode is False
+    price = emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd",
+                                                "unit_amount": 3000, "lookup_key": "N-1"})
+    assert (price.unit_amount, price.currency, price.lookup_key, price.type) == (3000, "usd", "N-1", "one_time")
+    with pytest.raises(stripe.InvalidRequestError) as taken:
+        emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd",
+                                            "unit_amount": 3100, "lookup_key": "N-1"})
+    assert taken.value.param == "lookup_key"
+    moved = emu.stripe.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 3100,
+                                                "lookup_key": "N-1", "transfer_lookup_key": True})
+    found = emu.stripe.v1.prices.list(params={"lookup_keys": ["N-1"], "expand": ["data.product"]}).data
+    assert [(p.id, p.product.name) for p in found] == [(moved.id, "Necklace")]
+    assert emu.stripe.v1.prices.retrieve(price.id).lookup_key is None
+    updated = emu.stripe.v1.products.update(product.id, params={"name": "Necklace II", "active": False})
+    assert (updated.name, updated.active) == ("Necklace II", False)
+
+
 def test_customers_create_retrieve_update_and_list_by_email(emu: Emu):
     made = emu.stripe.v1.customers.create(params={"email": "cee@example.com", "name": "Cee",
                                                   "metadata": {"userId": "u1"}})
@@ -86,7 +106,7 @@ def test_auto_paging_iter_walks_25_objects_ten_at_a_time(emu: Emu):
     made = [emu.stripe.v1.customers.create(params={"email": f"{tag}@example.com"}).id for _ in range(25)]
     first = emu.stripe.v1.customers.list(params={"email": f"{tag}@example.com", "limit": 10})
     assert [c.id for c in first.data] == made[::-1][:10] and first.has_more is True
-    assert first.url == "/v1/customers" and first.object == "list"
+    assert first.url == "/v1/customers" and first["object"] == "list"
     walked = [c.id for c in first.auto_paging_iter()]
     assert walked == made[::-1]
 
@@ -151,6 +171,17 @@ def test_idempotent_replay_returns_the_first_answer(emu: Emu):
     assert bad.status_code == replayed.status_code == 400 and replayed.content == bad.content
 
 
+def test_idempotency_keys_replay_and_refuse_other_parameters(emu: Emu):
+    key = {"idempotency_key": "idem-test-1"}
+    first = emu.stripe.v1.customers.create(params={"email": "idem-sdk@example.com"}, options=key)
+    again = emu.stripe.v1.customers.create(params={"email": "idem-sdk@example.com"}, options=key)
+    assert again.id == first.id
+    assert again.last_response.headers.get("Idempotent-Replayed") == "true"
+    with pytest.raises(stripe.IdempotencyError):
+        emu.stripe.v1.customers.create(params={"email": "other@example.com"}, options=key)
+    assert len(emu.stripe.v1.customers.list(params={"email": "idem-sdk@example.com"}).data) == 1
+
+
 def test_the_sdk_sees_idempotency_errors(emu: Emu):
     key = f"sdk-{time.monotonic_ns()}"
     made = emu.stripe.v1.customers.create(params={"email": "a@example.com"}, options={"idempotency_key": key})
@@ -192,6 +223,30 @@ def test_the_sdk_raises_authentication_error_for_other_keys(emu: Emu, key: str):
         client.v1.customers.list()
 
 
+@pytest.mark.parametrize("key", [None, "sk_live_abcdefghijklmnop", "pk_test_abcdefghijkl", "rk_test_x"])
+def test_restricted_live_and_publishable_keys_are_refused(emu: Emu, key: str | None):
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    response = httpx.get(f"{emu.url}/v1/customers", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    with pytest.raises(stripe.AuthenticationError):
+        stripe.StripeClient(key or "sk_live_x", base_addresses={"api": emu.url}).v1.customers.list()
+
+
+def test_errors_have_stripes_envelope(emu: Emu):
+    missing = emu.api("GET", "/v1/customers/cus_nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"] | {"doc_url": None} == {
+        "type": "invalid_request_error", "code": "resource_missing", "param": "id",
+        "message": "No such customer: 'cus_nope'", "doc_url": None}
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        emu.stripe.v1.checkout.sessions.create(params={"mode": "subscription", "success_url": "https://x.example"})
+    assert caught.value.param == "mode" and caught.value.http_status == 400
+    unknown = emu.api("POST", "/v1/customers", data={"nonsense": "1"})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "nonsense"
+    assert emu.api("GET", "/v1/nothing_here").status_code == 404
+
+
 def test_errors_carry_stripes_envelope_and_headers(emu: Emu):
     with pytest.raises(stripe.InvalidRequestError) as missing:
         emu.stripe.v1.customers.retrieve("cus_does_not_exist")
@@ -222,6 +277,25 @@ def test_a_declined_card_through_the_api_helper_is_a_402_card_error(emu: Emu):
 def test_garbage_price_requests_are_400_not_500(emu: Emu, body: str):
     response = emu.api("POST", "/v1/prices", content=body.encode(),
                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("body", [
+    "a[b=1", "line_items[0][quantity]=abc&mode=payment&success_url=https://x.example",
+    "mode=payment&success_url=https://x.example&line_items[0][quantity]=-1&line_items[0][price]=p",
+    "mode=payment&success_url=https://x.example&line_items[0][quantity]=1&line_items[0][price_data][currency]=usd"
+    "&line_items[0][price_data][unit_amount]=1e9&line_items[0][price_data][product_data][name]=x",
+    "mode=payment&success_url=https://x.example&line_items=oops",
+    "mode=payment&success_url=javascript:alert(1)&line_items[0][price]=x&line_items[0][quantity]=1",
+    "mode=payment&success_url=https://x.example&metadata=5",
+    "mode=payment&success_url=https://x.example&line_items[0][quantity]=99999999999999999999",
+    "metadata[a][b]=1&metadata[a]=2",
+    "\u0000=\u0000",
+])
+def test_garbage_session_requests_are_400_not_500(emu: Emu, body: str):
+    response = emu.api("POST", "/v1/checkout/sessions", content=body.encode(),
+                       headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["type"] == "invalid_request_error"
 

@@ -4,13 +4,13 @@ page, declined and delayed payments, expiry, refunds and disputes."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import stripe
-from emulator_helpers import KEY, SUCCESS_URL, Emu, running_emu
 
+from tests.emulator_helpers import KEY, SUCCESS_URL, Emu, running_emu
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,30 @@ def test_discount_shipping_and_tax_make_the_total(emu: Emu):
     assert breakdown.taxes[0].amount == 720
 
 
+def test_discounts_shipping_and_tax(emu: Emu):
+    coupon = emu.stripe.v1.coupons.create(params={"amount_off": 500, "currency": "usd", "duration": "once"})
+    rate = emu.stripe.v1.shipping_rates.create(params={
+        "display_name": "Express", "type": "fixed_amount", "fixed_amount": {"amount": 1200, "currency": "usd"},
+        "tax_behavior": "exclusive"})
+    made = emu.session(discounts=[{"coupon": coupon.id}], automatic_tax={"enabled": True},
+                       shipping_address_collection={"allowed_countries": ["US", "DE"]},
+                       shipping_options=[{"shipping_rate_data": {"display_name": "Standard", "type": "fixed_amount",
+                                                                 "tax_behavior": "exclusive",
+                                                                 "fixed_amount": {"amount": 500, "currency": "usd"}}},
+                                         {"shipping_rate": rate.id}])
+    assert made.total_details.amount_discount == 500
+    emu.pay(made.id, shipping_rate=rate.id, line1="Hauptstr. 1", city="Berlin", postal_code="10115", country="DE")
+    paid = emu.stripe.v1.checkout.sessions.retrieve(made.id)
+    base = 3000 - 500 + 1200
+    assert paid.total_details.amount_shipping == 1200
+    assert paid.total_details.amount_tax == (base * 1900 + 5000) // 10000
+    assert paid.amount_total == base + paid.total_details.amount_tax
+    assert paid.collected_information.shipping_details.address.country == "DE"
+    assert paid.shipping_cost.shipping_rate == rate.id
+    assert emu.pay(emu.session(shipping_address_collection={"allowed_countries": ["US"]}).id,
+                   line1="x", city="y", postal_code="1", country="FR").status_code == 400
+
+
 @pytest.mark.parametrize(("country", "tax"), [("US", 240), ("DE", 570), ("CA", 390), ("AU", 300), ("JP", 0)])
 def test_tax_by_billing_country_rounds_half_up(emu: Emu, country: str, tax: int):
     made = emu.session(automatic_tax={"enabled": True})
@@ -98,14 +122,17 @@ def test_tax_by_billing_country_rounds_half_up(emu: Emu, country: str, tax: int)
 
 def test_tax_rounds_half_up_on_odd_amounts(emu: Emu):
     made = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1006, "product_data": {"name": "Odd"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1006, "product_data": {"name": "Odd"}},
+        "quantity": 1}])
     # 1006 * 8 % = 80.48 -> 80; 1006.25 would be needed for .5, so check a .5 case too.
     assert emu.pay(made.id).json()["total_details"]["amount_tax"] == 80
     half = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Half"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Half"}},
+        "quantity": 1}])
     assert emu.pay(half.id, billing_country="GB").json()["total_details"]["amount_tax"] == 205  # 205.0
     quarter = emu.session(automatic_tax={"enabled": True}, line_items=[{"price_data": {
-        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Quarter"}}, "quantity": 1}])
+        "currency": "usd", "tax_behavior": "exclusive", "unit_amount": 1025, "product_data": {"name": "Quarter"}},
+        "quantity": 1}])
     assert emu.pay(quarter.id, billing_country="CA").json()["total_details"]["amount_tax"] == 133  # 133.25
 
 
@@ -132,6 +159,23 @@ def test_bad_session_parameters_name_the_param(emu: Emu, params: dict, param: st
 def test_expires_at_inside_the_window_is_kept(emu: Emu):
     at = int(time.time()) + 3600
     assert emu.session(expires_at=at).expires_at == at
+
+
+def test_the_pay_page_in_a_browser(emu: Emu):
+    made = emu.session()
+    page = httpx.get(made.url)
+    assert page.status_code == 200 and "card_number" in page.text and "Hoop earrings" in page.text
+    declined = httpx.post(made.url, data={"email": "b@example.com", "card_number": "4000000000000002"})
+    assert declined.status_code == 402 and "declined" in declined.text
+    paid = httpx.post(made.url, data={"email": "b@example.com", "card_number": "4242 4242 4242 4242"})
+    assert paid.status_code == 303
+    assert paid.headers["location"] == SUCCESS_URL.replace("{CHECKOUT_SESSION_ID}", made.id)
+    assert "already paid" in httpx.get(made.url).text
+    fresh = emu.session()
+    for garbage in (b"\xff\xfe", b"card_number=" + b"4" * 20000, b"card_number=1234"):
+        assert httpx.post(fresh.url, content=garbage,
+                          headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 400
+    assert httpx.get(f"{emu.url}/pay/cs_test_nope").status_code == 404
 
 
 def test_the_pay_page_shows_the_session_and_pays_by_form(emu: Emu):
@@ -165,10 +209,30 @@ def test_the_pay_page_declines_and_refuses_unknown_cards(emu: Emu):
     assert declined.status_code == 402 and "Your card was declined." in declined.text
     other = httpx.post(made.url, data={"email": "d@example.com", "card_number": "1234"})
     assert other.status_code == 400 and "test card" in other.text
-    garbage = httpx.post(made.url, content=b"%%%&&&=\xff", headers={"content-type": "application/x-www-form-urlencoded"})
+    garbage = httpx.post(made.url, content=b"%%%&&&=\xff",
+                         headers={"content-type": "application/x-www-form-urlencoded"})
     assert garbage.status_code == 400
     assert emu.stripe.v1.checkout.sessions.retrieve(made.id).status == "open"
     assert httpx.get(made.url.replace(made.id, "cs_test_nope")).status_code == 404
+
+
+def test_declined_and_delayed_payments(emu: Emu):
+    declined = emu.session()
+    answer = emu.pay(declined.id, card="4000000000000002")
+    assert answer.status_code == 402 and answer.json()["error"]["code"] == "card_declined"
+    assert emu.stripe.v1.checkout.sessions.retrieve(declined.id).status == "open"
+    delayed = emu.session()
+    emu.pay(delayed.id, card="4000000000001000")
+    got = emu.stripe.v1.checkout.sessions.retrieve(delayed.id, params={"expand": ["payment_intent"]})
+    assert (got.status, got.payment_status, got.payment_intent.status) == ("complete", "unpaid", "processing")
+    assert emu.control(f"checkout/sessions/{delayed.id}/async_payment", {"outcome": "succeeded"}).status_code == 200
+    assert emu.stripe.v1.checkout.sessions.retrieve(delayed.id).payment_status == "paid"
+    failing = emu.session()
+    emu.pay(failing.id, card="4000000000001000")
+    emu.control(f"checkout/sessions/{failing.id}/async_payment", {"outcome": "failed"})
+    types = [e.type for e in emu.stripe.v1.events.list(params={"limit": 100}).data
+             if e.data.object["id"] == failing.id]
+    assert "checkout.session.async_payment_failed" in types
 
 
 def test_a_delayed_payment_settles_later(emu: Emu):
@@ -204,6 +268,22 @@ def test_sessions_expire_by_request(emu: Emu):
     assert made.id in [e.data.object.id for e in events]
 
 
+def test_expiry(emu: Emu):
+    made = emu.session()
+    expired = emu.stripe.v1.checkout.sessions.expire(made.id)
+    assert expired.status == "expired" and expired.url is None
+    with pytest.raises(stripe.InvalidRequestError):
+        emu.stripe.v1.checkout.sessions.expire(made.id)
+    assert httpx.get(made.url).status_code == 410
+    types = [e.type for e in emu.stripe.v1.events.list(params={"type": "checkout.session.expired", "limit": 100}).data
+             if e.data.object["id"] == made.id]
+    assert types == ["checkout.session.expired"]
+    for bad in (int(time.time()) + 60, int(time.time()) + 2 * 86400):
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            emu.session(expires_at=bad)
+        assert caught.value.param == "expires_at"
+
+
 def test_refunds_partial_then_full(emu: Emu):
     charge = emu.paid_charge()
     part = emu.stripe.v1.refunds.create(params={"charge": charge.id, "amount": 1000, "reason": "requested_by_customer",
@@ -223,6 +303,23 @@ def test_refunds_partial_then_full(emu: Emu):
     assert emu.stripe.v1.refunds.retrieve(part.id).metadata["why"] == "size"
     updated = emu.stripe.v1.refunds.update(part.id, params={"metadata": {"note": "ok"}})
     assert updated.metadata.to_dict() == {"why": "size", "note": "ok"}
+
+
+def test_refunds_partial_and_full(emu: Emu):
+    made = emu.session()
+    emu.pay(made.id)
+    pi = emu.stripe.v1.checkout.sessions.retrieve(made.id).payment_intent
+    first = emu.stripe.v1.refunds.create(params={"payment_intent": pi, "amount": 1000})
+    assert first.id.startswith("re_") and first.amount == 1000 and first.status == "succeeded"
+    charge = emu.stripe.v1.charges.retrieve(first.charge)
+    assert (charge.amount_refunded, charge.refunded) == (1000, False)
+    emu.stripe.v1.refunds.create(params={"charge": charge.id})
+    charge = emu.stripe.v1.charges.retrieve(charge.id)
+    assert (charge.amount_refunded, charge.refunded) == (3000, True)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        emu.stripe.v1.refunds.create(params={"charge": charge.id, "amount": 1})
+    assert caught.value.code == "amount_too_large"
+    assert len(emu.stripe.v1.refunds.list(params={"charge": charge.id}).data) == 2
 
 
 def test_disputes_open_close_and_list(emu: Emu):

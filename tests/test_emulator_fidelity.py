@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import stripe
-from emulator_helpers import FIXTURES, KEY, SECRET, SUCCESS_URL, Emu, running_emu
-from services import ROOT, ServerThread, free_port, wait_for_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from stripe_emulator import Emulator
+from tests.emulator_helpers import FIXTURES, KEY, SECRET, SUCCESS_URL, Emu, running_emu
+from tests.services import ROOT, ServerThread, free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")

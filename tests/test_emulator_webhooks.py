@@ -4,13 +4,14 @@ retries, the delivery modes for tests, delivery_success, and injected faults."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import stripe
-from emulator_helpers import Emu, running_emu
 from stripe._api_version import _ApiVersion
+
+from tests.emulator_helpers import Emu, running_emu
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,24 @@ def test_undelivered_rate_drops_a_fraction_for_good(fresh_emu: Emu):
     assert 0 < len(arrived) < 20 and arrived | undelivered == set(made) and not arrived & undelivered
 
 
+def test_delivery_off_paused_duplicated_and_undelivered(fresh_emu: Emu):
+    fresh_emu.control("webhooks", {"mode": "off"})
+    silent = fresh_emu.stripe.v1.customers.create(params={"email": "off@example.com"})
+    undelivered = [e.data.object["id"] for e in fresh_emu.stripe.v1.events.list(
+        params={"delivery_success": False, "type": "customer.created"}).data]
+    assert silent.id in undelivered
+    fresh_emu.control("webhooks", {"mode": "paused", "duplicate": 1, "reorder": True, "seed": 3})
+    held = [fresh_emu.stripe.v1.customers.create(params={"email": f"held{n}@example.com"}).id for n in range(5)]
+    assert not any(e["data"]["object"]["id"] in held for e in fresh_emu.receiver.events)
+    fresh_emu.flush()
+    counts = {cid: sum(e["data"]["object"]["id"] == cid for e in fresh_emu.receiver.events) for cid in held}
+    assert counts == {cid: 2 for cid in held}
+    fresh_emu.control("webhooks", {"mode": "deliver", "duplicate": 0, "reorder": False, "undelivered_rate": 1.0})
+    dropped = fresh_emu.stripe.v1.customers.create(params={"email": "dropped@example.com"})
+    fresh_emu.flush()
+    assert not any(e["data"]["object"]["id"] == dropped.id for e in fresh_emu.receiver.events)
+
+
 def test_events_filter_by_type_and_types(emu: Emu):
     charge = emu.paid_charge()
     emu.stripe.v1.refunds.create(params={"charge": charge.id, "amount": 100})
@@ -150,7 +169,7 @@ def test_every_documented_event_type_is_emitted(fresh_emu: Emu):
 @pytest.mark.parametrize("body", [
     {"mode": "sometimes"}, {"duplicate": -1}, {"duplicate": "many"}, {"undelivered_rate": 2},
     {"undelivered_rate": "half"}, {"urls": "http://x"}, {"urls": ["ftp://x"]}, {"reorder": "yes"},
-    {"colour": "red"}, {"seed": 1.5},
+    {"colour": "red"}, {"seed": 1.5}, {"urls": "x"}, {"what": 1},
 ])
 def test_bad_webhook_settings_are_400(emu: Emu, body: dict):
     response = emu.control("webhooks", body)
@@ -160,7 +179,7 @@ def test_bad_webhook_settings_are_400(emu: Emu, body: dict):
 @pytest.mark.parametrize(("path", "body"), [
     ("faults", {"rate_429": 1.5}), ("faults", {"latency_ms": -5}), ("faults", {"rate_500": 0.6, "rate_429": 0.6}),
     ("faults", {"nope": 1}), ("checkout/sessions/cs_test_nope/pay", {"card_number": "4242424242424242"}),
-    ("charges/ch_nope/dispute", {}), ("disputes/dp_nope/close", {"outcome": "won"}),
+    ("charges/ch_nope/dispute", {}), ("disputes/dp_nope/close", {"outcome": "won"}), ("faults", {"rate_500": 7}),
 ])
 def test_bad_control_input_is_400_or_404_never_500(emu: Emu, path: str, body: dict):
     assert emu.control(path, body).status_code in (400, 404)
@@ -190,9 +209,8 @@ def test_faults_reach_the_sdk_as_typed_errors(fresh_emu: Emu, caplog: pytest.Log
     assert server_error.value.http_status == 500
     assert control("webhooks", {}).status_code == 200  # controls are never faulted
     control("faults", {"rate_500": 0, "rate_drop": 1})
-    with caplog.at_level(logging.CRITICAL, logger="uvicorn.error"):
-        with pytest.raises(stripe.APIConnectionError):
-            fresh_emu.stripe.v1.customers.list()
+    with caplog.at_level(logging.CRITICAL, logger="uvicorn.error"), pytest.raises(stripe.APIConnectionError):
+        fresh_emu.stripe.v1.customers.list()
     control("faults", {"rate_drop": 0, "rate_429": 0.5, "seed": 3})
     outcomes = []
     for _ in range(20):

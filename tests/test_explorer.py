@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
+from tests.services import ROOT
 from web.explorer import ASSETS, EXAMPLE, Explorer
-from services import ROOT
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -71,6 +71,7 @@ def test_the_pinned_cdn_versions_are_the_installed_ones():
 
 @pytest.mark.skipif(BROWSER is None, reason="no headless Chromium here (apt-get install chromium)")
 def test_a_browser_shows_the_explorer_with_the_examples(gateway, tmp_path):
+    assert BROWSER is not None
     dom = subprocess.run(
         [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commerce import charges
 from commerce.facts import DISPUTE_RANK, DISPUTE_STATE, REFUND_RANK, Facts, Movement, status_of

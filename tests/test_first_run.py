@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services import ROOT, command_env, free_port, run_gateway
+from tests.services import ROOT, command_env, free_port, run_gateway
 
 RUNTIME = ["server.py", "serving.py", "cli.py", "settings.py", "lambda_handler.py", "doctor.py",
            "schema", "resolvers", "loaders", "webhooks", "jobs", "web", "telemetry", "commerce", "payments", "store",
@@ -240,8 +240,8 @@ def test_moving_to_dynamodb_with_aws_region_only_works_as_the_readme_says(tmp_pa
     (["sync-orders"], "synced:"),
 ])
 def test_commands_print_their_own_result_not_the_sdk_request_log(tmp_path, args, says):
-    from services import ServerThread
     from stripe_emulator import Emulator
+    from tests.services import ServerThread
 
     server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
     try:
@@ -255,8 +255,8 @@ def test_commands_print_their_own_result_not_the_sdk_request_log(tmp_path, args,
 
 
 def test_the_sdk_request_log_comes_back_with_log_level_debug(tmp_path):
-    from services import ServerThread
     from stripe_emulator import Emulator
+    from tests.services import ServerThread
 
     server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
     try:

@@ -16,7 +16,8 @@ mutation Create($input: CreateCartQuoteInput!) {
     userErrors { field code message }
   }
 }"""
-QUOTE = "query Q($s: ID!) { quote(signature: $s) { signature total { amount currency } items { sku quantity } expiresAt } }"
+QUOTE = ("query Q($s: ID!) { quote(signature: $s) "
+         "{ signature total { amount currency } items { sku quantity } expiresAt } }")
 
 
 def create(gateway, items, token=None):
@@ -185,7 +186,7 @@ def cheap_shop(tmp_path_factory):
     """A catalog with a 30-cent charm: under Stripe's 50-cent minimum alone, over it twice."""
     import json
 
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     tmp = tmp_path_factory.mktemp("cheap")
     (tmp / "products.json").write_text(json.dumps({"currency": "USD", "products": [

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import pytest
 
-from conftest import gateway_env, running_gateway
+from tests.live_gateway import gateway_env, running_gateway
 
 QUOTE_MUTATION = 'createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } }'
 
@@ -94,8 +97,9 @@ def test_development_keeps_them(gateway):
 
 
 def test_the_cost_limit_counts_pages_by_first(gateway):
-    node = "node { id orderNumber status " + " ".join(
-        f"i{n}: items {{ sku name quantity unitPrice {{ amount currency }} total {{ amount }} }}" for n in range(10)) + " }"
+    items = " ".join(f"i{n}: items {{ sku name quantity unitPrice {{ amount currency }} total {{ amount }} }}"
+                     for n in range(10))
+    node = "node { id orderNumber status " + items + " }"
     costly = "query { viewer { orders(first: 100) { edges { cursor " + node + " } } } }"
     body = refused_before_running(gateway, costly)
     assert "costs" in body["errors"][0]["message"]
@@ -111,7 +115,7 @@ def test_the_cost_limit_counts_pages_by_first(gateway):
 
 DEEP = 1000
 JSON_HEADERS = {"content-type": "application/json"}
-NOT_JSON_BODIES = {
+NOT_JSON_BODIES: dict[str, dict[str, Any]] = {
     "invalid UTF-8 in a string": dict(content=b'{"query": "{ __typename }", "x": "\xff\xfe"}', headers=JSON_HEADERS),
     "invalid UTF-8 before the object": dict(content=b'\xff{"query": "{ __typename }"}', headers=JSON_HEADERS),
     "a body nested 1,000 deep": dict(content=b"[" * DEEP + b"]" * DEEP, headers=JSON_HEADERS),
@@ -155,7 +159,7 @@ def test_production_never_suggests_names_from_the_schema(production):
     """Not for fields, arguments, types, nor input fields and enum values in literals or
     in variables (where the suggestion sits in the middle of the message)."""
     quote = "mutation($i: CreateCartQuoteInput!) { createCartQuote(input: $i) { quote { signature } } }"
-    probes = [  # (query, variables, the names only a suggestion would give away)
+    probes: list[tuple[str, dict | None, list[str]]] = [  # (query, variables, the names only a suggestion gives away)
         ("{ prodcts { sku } }", None, ["'products'"]),
         ('{ checkoutSession(idd: "cs_test_1") { id } }', None, []),
         ("query($i: CartItmInput) { __typename }", None, ["CartItemInput"]),
@@ -214,14 +218,12 @@ def trickle(gateway, path: str, connections: int, seconds: float) -> list[bytes]
             except OSError:
                 closed[n] = True
             if not closed[n]:
-                try:
+                with contextlib.suppress(OSError):  # closed: the next recv says so
                     sock.sendall(b" ")
-                except OSError:
-                    pass  # closed: the next recv says so
         time.sleep(0.1)
     for sock in sockets:
         sock.close()
-    return [data if done else b"" for data, done in zip(received, closed)]
+    return [data if done else b"" for data, done in zip(received, closed, strict=True)]
 
 
 @pytest.mark.parametrize("path", ["/graphql", "/stripe/webhook"])
@@ -289,8 +291,9 @@ def test_one_request_runs_at_most_one_checkout_however_it_is_aliased(gateway):
         for n in range(3)) + " }"
     body = gateway.post({"query": aliased}).json()
     assert body.get("data") is None and "createCheckoutSession once" in body["errors"][0]["message"]
-    through_a_fragment = ('mutation { ...Two } fragment Two on Mutation { a: updateProfile(input: {displayName: "a"}) '
-                          '{ userErrors { code } } b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
+    through_a_fragment = ('mutation { ...Two } fragment Two on Mutation { '
+                          'a: updateProfile(input: {displayName: "a"}) { userErrors { code } } '
+                          'b: updateProfile(input: {displayName: "b"}) { userErrors { code } } }')
     body = gateway.post({"query": through_a_fragment}).json()
     assert body.get("data") is None and "updateProfile once" in body["errors"][0]["message"]
 

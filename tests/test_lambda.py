@@ -32,12 +32,13 @@ def call(method, path, body="", headers=None):
 out = {}
 out["products"] = call("POST", "/graphql", json.dumps({"query": "{ products { sku } }"}))
 services = lh.app.state.services
-quote = json.loads(call("POST", "/graphql", json.dumps({"query":
-    'mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 2}]}) { quote { signature total { amount } } } }'}))[1])
+QUOTE = ('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 2}]}) '
+         '{ quote { signature total { amount } } } }')
+quote = json.loads(call("POST", "/graphql", json.dumps({"query": QUOTE}))[1])
 out["quote"] = quote
 sig = quote["data"]["createCartQuote"]["quote"]["signature"]
-out["read"] = call("POST", "/graphql", json.dumps({"query": "query($s: ID!) { quote(signature: $s) { total { amount } } }",
-                                                   "variables": {"s": sig}}))
+READ = "query($s: ID!) { quote(signature: $s) { total { amount } } }"
+out["read"] = call("POST", "/graphql", json.dumps({"query": READ, "variables": {"s": sig}}))
 payload = json.dumps({"id": "evt_lambda_1", "type": "customer.created", "data": {"object": {"id": "cus_1"}}})
 t = int(time.time())
 mac = hmac.new(sys.argv[1].encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
@@ -121,8 +122,8 @@ def test_on_lambda_every_line_is_json_and_the_alarm_filters_count_failures(tmp_p
     """As the runtime sets logging up (root at WARNING, its own handler and format), a bad
     signature, a webhook that fails on Stripe, and a checkout with Stripe down each write a
     JSON line that the template's metric filter for its alarm counts."""
-    from cloudwatch_filters import matches
-    from services import free_port
+    from tests.cloudwatch_filters import matches
+    from tests.services import free_port
 
     secret = "whsec_lambda_test_secret"
     log_file = tmp_path / "lambda.log"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from telemetry.logs import ConsoleLines, JsonLines, log_format, log_level, logging_config
-from services import free_port, wait_for_port
+from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,8 @@ def serve_and_read_stderr(tmp_path, **env: str) -> list[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port, proc, timeout=30)
-        httpx.post(f"http://127.0.0.1:{port}/stripe/webhook", content=b"{}", headers={"x-request-id": "req-serve-log-1"})
+        httpx.post(f"http://127.0.0.1:{port}/stripe/webhook", content=b"{}",
+                   headers={"x-request-id": "req-serve-log-1"})
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=15)

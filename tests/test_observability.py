@@ -21,7 +21,8 @@ def test_each_request_logs_one_json_line_without_secrets(gateway, caplog):
     response = gateway.post({"query": "query Dashboard { viewer { email orders(first: 5) { edges { cursor } } } }"},
                             token, **{"x-request-id": "req-test-0001"})
     assert response.status_code == 200
-    [line] = [l for l in access_lines(caplog) if l.get("requestId") == "req-test-0001" and l["kind"] == "request"]
+    [line] = [entry for entry in access_lines(caplog)
+              if entry.get("requestId") == "req-test-0001" and entry["kind"] == "request"]
     assert line["kind"] == "request" and line["operation"] == "Dashboard" and line["outcome"] == "ok"
     assert line["storeCalls"] >= 1 and line["stripeCalls"] == 0 and line["ms"] > 0
     assert line["user"] and line["user"] != "log-user-1"
@@ -32,7 +33,8 @@ def test_each_request_logs_one_json_line_without_secrets(gateway, caplog):
 def test_failures_are_logged_with_their_codes(gateway, caplog):
     caplog.set_level(logging.INFO, logger="gateway.access")
     gateway.post({"query": "query Broken { nope }"}, **{"x-request-id": "req-test-0002"})
-    [line] = [l for l in access_lines(caplog) if l.get("requestId") == "req-test-0002" and l["kind"] == "request"]
+    [line] = [entry for entry in access_lines(caplog)
+              if entry.get("requestId") == "req-test-0002" and entry["kind"] == "request"]
     assert line["outcome"] == "BAD_USER_INPUT"
 
 
@@ -49,7 +51,7 @@ def test_webhook_events_are_logged_and_counted(gateway, caplog):
     mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
     assert gateway.http.post("/stripe/webhook", content=payload,
                              headers={"stripe-signature": f"t={t},v1={mac}"}).status_code == 200
-    [line] = [l for l in access_lines(caplog) if l.get("eventId") == "evt_observed_1"]
+    [line] = [entry for entry in access_lines(caplog) if entry.get("eventId") == "evt_observed_1"]
     assert line["kind"] == "webhook" and line["outcome"] == "ignored"
     metrics = gateway.http.get("/metrics").text
     assert 'gateway_webhook_events_total{outcome="ignored",type="customer.created"}' in metrics
@@ -82,7 +84,7 @@ def test_refused_webhooks_get_a_json_line_and_a_count_with_their_outcome(gateway
             "stripe-signature": f"t={int(time.time())},v1=00", "x-request-id": f"req-refused-{outcome}"})
         assert response.status_code == 400
         assert response.json()["requestId"] == f"req-refused-{outcome}"
-        [line] = [l for l in access_lines(caplog) if l.get("requestId") == f"req-refused-{outcome}"]
+        [line] = [entry for entry in access_lines(caplog) if entry.get("requestId") == f"req-refused-{outcome}"]
         assert line["kind"] == "webhook" and line["outcome"] == outcome and line["status"] == 400
     metrics = gateway.http.get("/metrics").text
     for outcome in refusals:
@@ -90,7 +92,7 @@ def test_refused_webhooks_get_a_json_line_and_a_count_with_their_outcome(gateway
 
 
 def test_a_rate_limited_webhook_is_logged_and_counted(tmp_path, caplog):
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     caplog.set_level(logging.INFO, logger="gateway.access")
     import hashlib
@@ -111,7 +113,7 @@ def test_a_rate_limited_webhook_is_logged_and_counted(tmp_path, caplog):
     with running_gateway(gateway_env(tmp_path, RATE_LIMIT_WEBHOOKS="1", STRIPE_WEBHOOK_SECRET=secret)) as gw:
         statuses = [gw.http.post("/stripe/webhook", **signed(n)).status_code for n in range(2)]
         assert statuses == [200, 429]
-        assert any(l["outcome"] == "rate-limited" and l["status"] == 429 for l in access_lines(caplog))
+        assert any(entry["outcome"] == "rate-limited" and entry["status"] == 429 for entry in access_lines(caplog))
         assert 'outcome="rate-limited"' in gw.http.get("/metrics").text
 
 
@@ -132,12 +134,12 @@ def test_every_response_carries_a_request_id_that_is_on_its_log_lines(gateway, c
     # every record made while serving it, ours and the libraries', has the request's id
     gateway.http.post("/stripe/webhook", content=b"{}", headers={"x-request-id": "req-lines-000001"})
     lines = [json.loads(JsonLines().format(r)) for r in caplog.records]
-    mine = [l for l in lines if l.get("requestId") == "req-lines-000001"]
-    assert {l["logger"] for l in mine} == {"gateway.access", "gateway.webhooks"}, mine
+    mine = [entry for entry in lines if entry.get("requestId") == "req-lines-000001"]
+    assert {entry["logger"] for entry in mine} == {"gateway.access", "gateway.webhooks"}, mine
 
 
 def test_metrics_are_not_public_in_production(tmp_path):
-    from conftest import gateway_env, running_gateway
+    from tests.live_gateway import gateway_env, running_gateway
 
     production = gateway_env(tmp_path, ENVIRONMENT="production", STRIPE_SECRET="sk_test_metrics_prod",
                              STRIPE_API_BASE="http://127.0.0.1:9", STRIPE_WEBHOOK_SECRET="whsec_metrics",

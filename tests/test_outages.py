@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
-from conftest import engine_env, fresh_dynamodb_table, gateway_env, running_gateway
-from services import ROOT, FaultyProxy, command_env, free_port, wait_for_port
+from tests.live_gateway import engine_env, gateway_env, running_gateway
+from tests.services import ROOT, FaultyProxy, command_env, free_port, fresh_dynamodb_table, wait_for_port
 
 QUOTE = ('mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) '
          '{ quote { signature total { amount } } userErrors { code } } }')
@@ -103,7 +103,7 @@ def test_forty_concurrent_updates_of_one_profile_all_succeed(one_gateway):
 
 
 def test_forty_concurrent_updates_across_two_worker_processes_on_sqlite_all_succeed(tmp_path, stripe_emulator_url):
-    from conftest import JWT_SECRET
+    from tests.live_gateway import JWT_SECRET
 
     port = free_port()
     env = {**command_env(tmp_path), "JWT_SECRET": JWT_SECRET, "QUOTE_SIGNING_SECRET": "q" * 40,

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, running_gateway
+from tests.live_gateway import engine_env, gateway_env, running_gateway
 
 QUOTE = 'mutation { createCartQuote(input: {items: [{sku: "N-RED", quantity: 1}]}) { quote { signature } } }'
 LIMIT = 5

@@ -10,14 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
-SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { scanned created updated ignored events userErrors { code message } } }"
+SYNC = ("mutation($since: DateTime) { syncOrders(input: {since: $since}) "
+        "{ scanned created updated ignored events userErrors { code message } } }")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
@@ -65,8 +65,8 @@ def admin(gateway) -> str:
 
 
 async def corrupt(gateway, order_ids: list[str], status: str) -> None:
-    from store.records import Order
     from store import keys
+    from store.records import Order
 
     store = await gateway.open_store()
     for order_id in order_ids:
@@ -122,8 +122,8 @@ def test_a_run_after_every_webhook_was_missed_reads_each_session_once(recon, cap
 
 
 def test_a_run_killed_mid_way_resumes_without_duplicates(recon):
-    from payments import Payments
     from jobs.reconcile import sync_orders
+    from payments import Payments
 
     recon.control("webhooks", {"mode": "off"})
     try:
@@ -238,8 +238,8 @@ def test_sync_counts_a_failed_refund_out_and_maps_every_dispute_status(recon):
 
 
 def test_one_unreadable_order_is_reported_and_skipped_and_a_hand_set_status_is_kept(recon):
-    from store.records import Order
     from store import keys
+    from store.records import Order
 
     ids = paid_sessions(recon, 3, f"bad-{recon.engine}")
 

@@ -8,7 +8,14 @@ import pytest
 
 from store import keys
 from store.records import (
-    CheckoutRecord, DeadLetter, Order, Profile, QuoteSession, SyncCheckpoint, Unreadable, readable,
+    CheckoutRecord,
+    DeadLetter,
+    Order,
+    Profile,
+    QuoteSession,
+    SyncCheckpoint,
+    Unreadable,
+    readable,
 )
 
 ORDER = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services import free_port, wait_for_port
+from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 START_BUDGET_SECONDS = 10
@@ -96,7 +96,7 @@ def test_no_region_stops_the_start_and_names_aws_default_region(env, dynamodb_lo
 def test_aws_region_alone_is_accepted_and_said(env, dynamodb_local):
     import asyncio
 
-    from conftest import fresh_dynamodb_table
+    from tests.services import fresh_dynamodb_table
 
     table = asyncio.run(fresh_dynamodb_table(dynamodb_local))
     only_aws_region = {k: v for k, v in aws(dynamodb_local).items() if k != "AWS_DEFAULT_REGION"}
@@ -116,7 +116,7 @@ def test_aws_region_alone_is_accepted_and_said(env, dynamodb_local):
 def test_readyz_says_the_table_is_missing_and_names_the_fix(dynamodb_local, tmp_path):
     import boto3
 
-    from conftest import engine_env, gateway_env, running_gateway
+    from tests.live_gateway import engine_env, gateway_env, running_gateway
 
     class Param:
         param = "dynamodb"

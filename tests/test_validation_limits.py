@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 
-from conftest import gateway_env
-from hostile_documents import SHAPES, doubling_fragments, largest, repeated_field, tokens
-from services import ROOT, free_port, wait_for_port
+from tests.hostile_documents import SHAPES, doubling_fragments, largest, repeated_field, tokens
+from tests.live_gateway import gateway_env
+from tests.services import ROOT, free_port, wait_for_port
 
 MAX_TOKENS = 2000  # the default GRAPHQL_MAX_TOKENS
 BOUND = 1.0  # seconds: generous; these documents take milliseconds now, and minutes to ages before
@@ -102,19 +102,19 @@ def test_the_worst_document_of_each_shape_under_the_token_limit_is_answered_with
 def expand(document: str) -> str:
     """The document with every spread replaced by its fragment's selections (exponential:
     for small documents only)."""
-    from graphql import FragmentSpreadNode, InlineFragmentNode, parse, print_ast
-    from graphql.language import OperationDefinitionNode, SelectionSetNode
+    from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, parse, print_ast
+    from graphql.language import OperationDefinitionNode, SelectionNode, SelectionSetNode
 
     parsed = parse(document)
-    fragments = {d.name.value: d for d in parsed.definitions if d.kind == "fragment_definition"}
+    fragments = {d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)}
 
     def inline(selection_set: SelectionSetNode) -> SelectionSetNode:
-        out = []
+        out: list[SelectionNode] = []
         for selection in selection_set.selections:
             if isinstance(selection, FragmentSpreadNode):
                 out.extend(inline(fragments[selection.name.value].selection_set).selections)
                 continue
-            if selection.selection_set is not None:
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
                 selection = type(selection)(**{**{k: getattr(selection, k) for k in selection.keys},
                                                "selection_set": inline(selection.selection_set)})
             out.append(selection)
@@ -172,11 +172,11 @@ def test_two_texts_of_one_deeply_nested_document_are_both_answered(own_process):
     second text of a shape nested 190 levels deep (another comment of the same length: equal
     trees, equal hashes) overflowed the stack, an INTERNAL_SERVER_ERROR. The cache is keyed
     by the text now."""
-    from hostile_documents import nested_inline_fragments
+    from tests.hostile_documents import nested_inline_fragments
 
     document = nested_inline_fragments(190)
     for text in (f"# one\n{document}", f"# two\n{document}"):
-        seconds, response = timed_post(own_process, text)
+        _, response = timed_post(own_process, text)
         assert response.json() == {"data": {"__typename": "Query"}}, response.text[:300]
 
 

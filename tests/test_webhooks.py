@@ -12,12 +12,14 @@ import random
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from stripe.params import RefundCreateParams
 
-from conftest import engine_env, gateway_env, record_sessions, running_gateway
 from telemetry.logs import JsonLines
+from tests.live_gateway import engine_env, gateway_env, record_sessions, running_gateway
 
 WHSEC = "whsec_test_0123456789abcdef"
 OLD_WHSEC = "whsec_old_0123456789abcdef"
@@ -161,8 +163,9 @@ def test_a_signed_event_with_a_garbage_session_id_is_acknowledged_and_fetches_no
     shape is answered as not ours, with nothing written and no call to Stripe."""
     caplog.set_level(logging.INFO, logger="gateway.access")
     before = store_writes(hook)
-    event = {"id": "evt_garbage" + hashlib.sha256(session_id.encode()).hexdigest()[:16], "object": "event",
-             "type": "checkout.session.completed", "data": {"object": {"id": session_id, "object": "checkout.session"}}}
+    event: dict[str, Any] = {
+        "id": "evt_garbage" + hashlib.sha256(session_id.encode()).hexdigest()[:16], "object": "event",
+        "type": "checkout.session.completed", "data": {"object": {"id": session_id, "object": "checkout.session"}}}
     response = deliver(hook, event)
     assert response.status_code == 200 and response.json()["outcome"] == "foreign"
     assert event_costs(caplog, event["id"])[0][1] == 0
@@ -225,7 +228,7 @@ def test_unknown_event_types_are_acknowledged(hook):
 # ---- statuses, in any order --------------------------------------------------------
 
 def refund(gateway, payment_intent: str, amount: int | None = None):
-    params = {"payment_intent": payment_intent}
+    params: RefundCreateParams = {"payment_intent": payment_intent}
     if amount is not None:
         params["amount"] = amount
     return gateway.stripe().v1.refunds.create(params=params)
@@ -621,8 +624,9 @@ def test_a_duplicate_waiting_for_the_first_looks_a_few_times_not_every_50_ms(hoo
     from webhooks import receipts
 
     caplog.set_level(logging.INFO, logger="gateway.access")
-    event = {"id": "evt_held_by_another_delivery", "object": "event", "type": "checkout.session.completed",
-             "data": {"object": {"id": "cs_test_held", "object": "checkout.session"}}}
+    event: dict[str, Any] = {"id": "evt_held_by_another_delivery", "object": "event",
+                             "type": "checkout.session.completed",
+                             "data": {"object": {"id": "cs_test_held", "object": "checkout.session"}}}
 
     async def hold():  # another delivery of this event is being processed, for a minute
         store = await hook.open_store()

@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from web.auth import TokenVerifier, Viewer
 from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.checkout import CheckoutConfig
-from payments import Payments
 from loaders import Loaders
+from payments import Payments
 from settings import Settings
 from store import Store
+from web.auth import TokenVerifier, Viewer
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import contextlib
 import hmac
 import os
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from telemetry.metrics import REGISTRY
+
 
 async def metrics(request: Request) -> Response:
     settings = request.app.state.settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Sequence
+from collections.abc import Sequence
 
 MAX_HEADER_LENGTH = 4096
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from store.base import MAX_VERSION_RETRIES, Conflict, Store, now_epoch
 from store.keys import VERSION, Key

@@ -15,8 +15,9 @@ Stored form (`facts` on an order):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # Later statuses rank higher; a refund can fail even after it succeeded.
 REFUND_RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "canceled": 2, "failed": 2}

@@ -17,7 +17,8 @@ Such orders have no ORDER#{id} item: they are listed, never written back.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from store import keys
 from store.records.facts import Facts, Unreadable

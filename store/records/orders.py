@@ -14,9 +14,10 @@ Orders in the replaced Lambdas' shape are read by `store/records/lambda_orders.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from store import keys
 from store.records.facts import Facts, Unreadable, shown
@@ -253,9 +254,10 @@ def lines(raw: Any) -> tuple[OrderLine, ...]:
         if not isinstance(line, dict):
             raise Unreadable(f"items[{n}] is not a line")
         sku, name, quantity, unit, total = map(line.get, _LINE)
-        for field_name, value in (("quantity", quantity), ("unitPrice", unit)):
-            if type(value) is not int or value < 0:  # a bool is not an amount either
-                raise Unreadable(f"items[{n}].{field_name} is {shown(value)}")
+        if type(quantity) is not int or quantity < 0:  # a bool is not a count either
+            raise Unreadable(f"items[{n}].quantity is {shown(quantity)}")
+        if type(unit) is not int or unit < 0:
+            raise Unreadable(f"items[{n}].unitPrice is {shown(unit)}")
         if total is None and "total" not in line:
             total = unit * quantity
         if type(total) is not int or total < 0:

@@ -7,8 +7,9 @@ stripeCustomerId, shippingAddress, …): what is not ours is kept (`extra`) and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from store import keys
 

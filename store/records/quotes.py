@@ -11,8 +11,9 @@ SESSION# with quoteSignature, stripeSessionId) read with what they lack left emp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -77,8 +78,8 @@ class QuoteRecord:
     def from_item(cls, item: Mapping[str, Any]) -> QuoteRecord:
         """KeyError, TypeError or ValueError for an item that is not a whole quote."""
         summary = item["pricingSummary"]
-        lines = tuple(QuoteLine(l["sku"], l["name"], l["quantity"], l["unitPrice"], l["listUnitPrice"],
-                                l["total"], l["discount"]) for l in item["items"])
+        lines = tuple(QuoteLine(i["sku"], i["name"], i["quantity"], i["unitPrice"], i["listUnitPrice"],
+                                i["total"], i["discount"]) for i in item["items"])
         return cls(item["signature"], item["currency"], lines, summary["subtotal"], summary["discount"],
                    summary["total"], item["createdAt"], item["validUntil"], item["nonce"],
                    item.get(keys.EXPIRES_AT), _canonical({name: item[name] for name in _SIGNED}))

@@ -14,8 +14,8 @@ from stripe_emulator.params import (
     integer,
     mapping,
     metadata,
-    tax_behavior,
     strings,
+    tax_behavior,
     text,
 )
 from stripe_emulator.state import State, public

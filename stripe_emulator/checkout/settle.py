@@ -43,8 +43,8 @@ def settle(state: State, session: dict[str, Any], form: dict[str, str]) -> str:
     (402 declined, 400 bad input). Nothing changes unless it succeeds."""
     unknown = set(form) - PAY_FIELDS
     if unknown:
-        name = sorted(unknown)[0][:40]
-        raise invalid(f"Received unknown parameter: {name}", param=name)
+        label = sorted(unknown)[0][:40]
+        raise invalid(f"Received unknown parameter: {label}", param=label)
     if session["status"] != "open":
         raise invalid(f"This Checkout Session is {session['status']}.", code="checkout_session_not_open")
     card = (form.get("card_number") or "").replace(" ", "").replace("-", "")

@@ -21,4 +21,4 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 EXTRAS: dict[str, Extras] = {**sessions.EXTRAS}
 
-__all__ = ["Call", "EXTRAS", "Handler", "ROUTES"]
+__all__ = ["EXTRAS", "ROUTES", "Call", "Handler"]

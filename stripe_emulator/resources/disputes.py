@@ -14,8 +14,9 @@ from stripe_emulator.resources.call import Call, Handler, retrieve
 from stripe_emulator.state import State
 
 REASONS = ("bank_cannot_process", "check_returned", "credit_not_processed", "customer_initiated",
-           "debit_not_authorized", "duplicate", "fraudulent", "general", "incorrect_account_details", "insufficient_funds",
-           "noncompliant", "product_not_received", "product_unacceptable", "subscription_canceled", "unrecognized")
+           "debit_not_authorized", "duplicate", "fraudulent", "general", "incorrect_account_details",
+           "insufficient_funds", "noncompliant", "product_not_received", "product_unacceptable",
+           "subscription_canceled", "unrecognized")
 
 
 # Stripe's dispute statuses, and the ones that end a dispute.

@@ -15,8 +15,8 @@ from stripe_emulator.params import (
     mapping,
     merge_metadata,
     metadata,
-    tax_behavior,
     strings,
+    tax_behavior,
     text,
 )
 from stripe_emulator.resources.call import Call, Handler, retrieve

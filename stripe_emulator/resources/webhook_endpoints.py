@@ -5,7 +5,7 @@ API are kept and listed (deliveries still go to the URLs the emulator was starte
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 from stripe_emulator import objects
 from stripe_emulator.errors import invalid
@@ -27,6 +27,10 @@ def webhook_endpoint(url: str, events: list[str], *, api_version: str | None = N
     }
 
 
+@overload
+def _events(params: dict, *, required: Literal[True]) -> list[str]: ...
+@overload
+def _events(params: dict, *, required: bool) -> list[str] | None: ...
 def _events(params: dict, *, required: bool) -> list[str] | None:
     events = array(params, "enabled_events")
     if events is None:
@@ -38,6 +42,10 @@ def _events(params: dict, *, required: bool) -> list[str] | None:
     return list(dict.fromkeys(events))
 
 
+@overload
+def _url(params: dict, *, required: Literal[True]) -> str: ...
+@overload
+def _url(params: dict, *, required: bool) -> str | None: ...
 def _url(params: dict, *, required: bool) -> str | None:
     url = text(params, "url", required=required, max_length=2048)
     if url is not None and not url.startswith(("http://", "https://")):
