@@ -74,7 +74,7 @@ class Served:
         return int(httpx.get(self.url, timeout=10, headers={"connection": "close"}).text)
 
     def workers(self) -> set[int]:
-        return {pid for pid in children(self.proc.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+        return {pid for pid in children(self.proc.pid) if b"spawn_main" in cmdline(pid)}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -84,6 +84,14 @@ class Served:
 
 def children(pid: int) -> set[int]:
     return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def cmdline(pid: int) -> bytes:
+    """A child's command line, or nothing for one that was reaped after it was listed."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def running(pid: int) -> bool:
