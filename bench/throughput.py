@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import ROOT
+from bench import ROOT, stop
 from bench.load import Request
 from bench.load import run as load
 from bench.seed import Seeded, seed, write_peer_data
@@ -65,12 +65,7 @@ def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 10)
 
 
 def check(base: str, request: Request, expect: str) -> dict:

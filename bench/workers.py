@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT
+from bench import ROOT, stop
 from bench.load import Request
 from bench.load import run as load
 from bench.seed import seed
@@ -54,12 +54,7 @@ def gateway(workers: int, env: dict[str, str], log: Path) -> Iterator[tuple[str,
             raise RuntimeError(f"{len(pids)} worker processes, not {workers}")
         yield f"http://127.0.0.1:{port}", pids
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
 
 
 def spawned_workers(parent: int) -> list[int]:
