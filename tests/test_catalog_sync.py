@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import stripe
+
+from tests.services import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "catalog" / "products.json"
@@ -19,7 +23,20 @@ def sync(env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
-def test_catalog_sync_is_idempotent_and_follows_price_changes(tmp_path, stripe_emulator_url):
+@pytest.fixture
+def empty_emulator_url() -> Iterator[str]:
+    """An emulator of its own: the first sync must find an empty catalog, whatever ran before."""
+    from stripe_emulator import Emulator
+
+    server = ServerThread(Emulator(webhook_urls=[], webhook_secret=None, public_url=None).app).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_catalog_sync_is_idempotent_and_follows_price_changes(tmp_path, empty_emulator_url):
+    stripe_emulator_url = empty_emulator_url
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "COMMERCE_"))},
            "STRIPE_SECRET": "sk_test_catalog", "STRIPE_API_BASE": stripe_emulator_url,
            "GATEWAY_DB": str(tmp_path / "g.db"), "CATALOG_PATH": str(SAMPLE)}
