@@ -9,11 +9,13 @@ spelled; the layers above see records, never items.
     profiles.py       Profile, Address, the guest-order counter
     quotes.py         QuoteRecord, QuoteClaim, QuoteSession, CheckoutRecord (SESSION#), ExpectedCharge
     events.py         EventReceipt, EventFailures, DeadLetter
+    emails.py         OutboxMessage, OutboxPointer: messages to shoppers and the outbox
     system.py         SyncCheckpoint, SyncLease, CatalogPrices
     access.py         get / put / update records through the store's item interface
 """
 
 from store.records.access import get_record, put_record, record_of, update_record, version_at
+from store.records.emails import OutboxMessage, OutboxPointer
 from store.records.events import DeadLetter, EventFailures, EventReceipt
 from store.records.facts import Facts, Movement, Unreadable
 from store.records.fulfillment import FULFILLMENT_STATUSES, Fulfillment
@@ -38,6 +40,8 @@ __all__ = [
     "Movement",
     "Order",
     "OrderLine",
+    "OutboxMessage",
+    "OutboxPointer",
     "PaymentPointer",
     "Profile",
     "QuoteClaim",
