@@ -65,9 +65,11 @@ def backoff(attempts: int) -> int:
 
 
 async def drain(store: Store, transport: Transport, sender: Sender, *, now: int | None = None,
-                limit: int = 1000) -> DrainReport:
-    """Deliver every pending message that is due (at most `limit`), then report."""
+                limit: int = 1000, budget_seconds: float = 240) -> DrainReport:
+    """Deliver every pending message that is due (at most `limit`, starting none after
+    `budget_seconds`: the scheduled function's run ends well before its timeout), then report."""
     holder = uuid.uuid4().hex
+    stop_at = time.monotonic() + budget_seconds
     report = DrainReport()
     clock = now if now is not None else int(time.time())
     oldest: int | None = None
@@ -77,7 +79,8 @@ async def drain(store: Store, transport: Transport, sender: Sender, *, now: int 
             page = await store.query(keys.OUTBOX, prefix=keys.OUTBOX_PREFIX, limit=PAGE, cursor=cursor,
                                      newest_first=False)
             pointers = [_pointer(item) for item in page.items]
-            found = await store.batch_get([p.message_key for p in pointers if p is not None])
+            wanted = [p.message_key for p in pointers if p is not None]
+            found = await store.batch_get(wanted) if wanted else {}
             for pointer, item in zip(pointers, page.items, strict=True):
                 try:
                     message = record_of(found, pointer.message_key, OutboxMessage) if pointer else None
@@ -88,7 +91,8 @@ async def drain(store: Store, transport: Transport, sender: Sender, *, now: int 
                 if pointer is None or message is None or message.status != PENDING:
                     await store.delete(keys.key_of(item))  # sent, given up, or nothing to send
                     continue
-                if tried < limit and message.next_attempt_at <= clock and message.lease_until <= clock:
+                due = message.next_attempt_at <= clock and message.lease_until <= clock
+                if due and tried < limit and time.monotonic() < stop_at:
                     tried += 1
                     outcome = await _deliver(store, transport, sender, message, holder, clock)
                     if outcome in ("sent", "given_up"):
@@ -158,6 +162,8 @@ async def _failed(store: Store, leased: OutboxMessage, exc: Exception, now: int)
     await put_record(store, failed, if_version=leased.version)
     outcome = "given_up" if give_up else "retrying"
     EMAIL_FAILURES.labels(leased.kind, outcome).inc()
+    log_line("email_failed", orderId=leased.order_id, emailKind=leased.kind, ref=leased.ref, attempts=attempts,
+             outcome=outcome, reason=reason[:200])
     (log.error if give_up else log.warning)("email %s/%s for order %s: attempt %d failed (%s): %s",
                                             leased.kind, leased.ref, leased.order_id, attempts, outcome, reason)
     if give_up:
