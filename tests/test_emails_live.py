@@ -36,8 +36,7 @@ def mailing(request, tmp_path_factory, smtp):
                       ORDER_URL_TEMPLATE="https://shop.example/orders/{orderId}", **engine_env(request))
     with running_gateway(env, request.param) as client:
         client.control("webhooks", {"mode": "off"})  # the test delivers events itself
-        client.env = env
-        yield client
+        yield client, env
 
 
 def received_for(smtp: SmtpServer, number: str) -> list[str]:
@@ -54,6 +53,7 @@ def settle(smtp: SmtpServer, seconds: float = 1.0) -> None:
 
 
 def test_a_storm_of_webhooks_the_success_page_and_sync_send_one_confirmation(mailing, smtp):
+    mailing, env = mailing
     session = new_session(mailing, user_id="user-mail", amount=2500, quantity=2)
     pay(mailing, session.id)
     event = event_of(mailing, "checkout.session.completed", session.id)
@@ -75,7 +75,7 @@ def test_a_storm_of_webhooks_the_success_page_and_sync_send_one_confirmation(mai
     synced = mailing.gql(SYNC, {}, mailing.token("ops", email="ops@example.com", admin=True))
     assert synced["data"]["syncOrders"]["userErrors"] == []
     # another sender, in another process, at the same time as serve's own
-    cli = run_gateway("send-emails", env={**command_env(mailing.settings.gateway_db.parent), **mailing.env})
+    cli = run_gateway("send-emails", env={**command_env(mailing.settings.gateway_db.parent), **env})
     assert cli.returncode == 0, cli.stderr
     number = "BC-" + session.id[-8:].upper()
     smtp.inbox.wait_for(1)
@@ -88,6 +88,7 @@ def test_a_storm_of_webhooks_the_success_page_and_sync_send_one_confirmation(mai
 
 
 def test_each_refund_gets_one_notice_however_often_stripe_says_so(mailing, smtp):
+    mailing, _ = mailing
     session = new_session(mailing, user_id="user-mail", amount=4000)
     pay(mailing, session.id)
     deliver(mailing, event_of(mailing, "checkout.session.completed", session.id))
