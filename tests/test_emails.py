@@ -274,3 +274,33 @@ async def test_smtp_login_and_development_files(store, tmp_path):
     assert (await drain(store, FileTransport(outbox), SENDER)).sent == 1
     [eml] = list(outbox.glob("*.eml"))
     assert "BC-EM000071" in eml.name and b"Subject: Your order BC-EM000071 is confirmed" in eml.read_bytes()
+
+
+async def test_a_later_write_of_a_shipped_order_records_its_shipping_notice(store, smtp):
+    """How the fulfilment functions reach the outbox: their write of the order, then
+    queue_due_messages (apply_facts here, with nothing new, does the same)."""
+    from commerce.orders import apply_facts
+    from store.records import update_record
+
+    order = await stored(store, an_order(80))
+    await queue_due_messages(store, order)
+    shipped = await update_record(store, order, lambda current: replace(current, fulfillment=Fulfillment(
+        SHIPPED, shipped_at=int(time.time()), carrier="UPS", tracking_number="1Z80",
+        tracking_url="https://ups.example/1Z80")))
+    await apply_facts(store, shipped, Facts())
+    await drain(store, smtp_transport(smtp), SENDER)
+    assert sorted(str(m["Subject"]) for m in smtp.inbox.messages) == [
+        "Your order BC-EM000080 is confirmed", "Your order BC-EM000080 is on its way"]
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("smtp+starttls://AKIA%2Fx:p%40ss%3Aw@email-smtp.us-east-1.amazonaws.com:587",
+     ("email-smtp.us-east-1.amazonaws.com", 587, "starttls", "AKIA/x", "p@ss:w")),
+    ("smtps://tok:tok@smtp.postmarkapp.com", ("smtp.postmarkapp.com", 465, "tls", "tok", "tok")),
+    ("smtp://127.0.0.1:2525", ("127.0.0.1", 2525, "none", None, None)),
+])
+def test_smtp_urls_of_each_scheme_are_read(url, expected):
+    from settings import SmtpUrl
+
+    parsed = SmtpUrl.parse(url)
+    assert (parsed.host, parsed.port, parsed.security, parsed.username, parsed.password) == expected
