@@ -160,3 +160,34 @@ def test_garbage_email_settings_stop_the_start_naming_the_variable(tmp_path, nam
         result = run_gateway(*command, env=env, timeout=60)
         assert result.returncode == 2 and f"{name}:" in result.stderr, result.stderr
         assert "u:p" not in result.stderr  # SMTP_URL holds a password: never echoed
+
+
+def test_sync_records_a_confirmation_a_crash_left_unrecorded(mailing, smtp):
+    """The state a crash between the order's write and its message's leaves (the order,
+    no message): the next reconciliation records the message, and it is sent."""
+    mailing, _ = mailing
+    session = new_session(mailing, user_id="user-crash")
+    pay(mailing, session.id)
+    deliver(mailing, event_of(mailing, "checkout.session.completed", session.id))
+    number = "BC-" + session.id[-8:].upper()
+    deadline = time.monotonic() + 15
+    while not received_for(smtp, number):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    async def forget_the_message() -> None:
+        from store import keys
+
+        store = await mailing.open_store()
+        try:
+            await store.delete(keys.email(session.id, "confirmation", "confirmation"))
+        finally:
+            await store.close()
+
+    asyncio.run(forget_the_message())
+    synced = mailing.gql(SYNC, {}, mailing.token("ops", email="ops@example.com", admin=True))
+    assert synced["data"]["syncOrders"]["userErrors"] == []
+    deadline = time.monotonic() + 15
+    while len(received_for(smtp, number)) < 2:
+        assert time.monotonic() < deadline, "sync did not record the missing confirmation"
+        time.sleep(0.05)
