@@ -110,8 +110,10 @@ async def drain(store: Store, transport: Transport, sender: Sender, *, now: int 
     report.oldest_pending_seconds = max(0, clock - oldest) if oldest is not None else 0
     EMAILS_PENDING.set(report.pending)
     EMAIL_OLDEST_PENDING.set(report.oldest_pending_seconds)
-    log_line("email_outbox", sent=report.sent, retrying=report.retrying, givenUp=report.given_up,
-             pending=report.pending, oldestPendingSeconds=report.oldest_pending_seconds)
+    if report.sent or report.retrying or report.given_up or report.pending:  # an idle drain says nothing
+        log_line("email_outbox", outcome="drained", sent=report.sent, retrying=report.retrying,
+                 givenUp=report.given_up, pending=report.pending,
+                 oldestPendingSeconds=report.oldest_pending_seconds)
     return report
 
 
@@ -146,7 +148,7 @@ async def _deliver(store: Store, transport: Transport, sender: Sender, message: 
         log.warning("email %s sent, but its lease had passed to another sender", message.key)
     await store.delete(message.pointer.key)
     EMAILS_SENT.labels(message.kind).inc()
-    log_line("email_sent", orderId=message.order_id, emailKind=message.kind, ref=message.ref,
+    log_line("email_sent", outcome="sent", orderId=message.order_id, emailKind=message.kind, ref=message.ref,
              attempts=message.attempts + 1)
     return "sent"
 

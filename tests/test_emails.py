@@ -304,3 +304,26 @@ def test_smtp_urls_of_each_scheme_are_read(url, expected):
 
     parsed = SmtpUrl.parse(url)
     assert (parsed.host, parsed.port, parsed.security, parsed.username, parsed.password) == expected
+
+
+async def test_the_backlog_alarm_filter_reads_the_drain_line(store, caplog):
+    """deploy/template.yaml's email filters match the line a drain writes when messages wait,
+    and its value is the oldest one's age."""
+    import json
+    import logging
+
+    from telemetry.logs import JsonLines
+    from tests.cloudwatch_filters import matches
+    from tests.test_lambda import template_filters
+
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    order = await stored(store, an_order(90, created_at=int(time.time()) - 600))
+    await queue_due_messages(store, order)
+    down = LoopbackSmtp()  # closed port
+    await drain(store, smtp_transport(down), SENDER, now=int(time.time()) + 1200)
+    lines = [JsonLines().format(r) for r in caplog.records if r.name == "gateway.access"]
+    filters = template_filters()
+    [backlog] = [json.loads(line) for line in lines if matches(filters["EmailOldestPendingSeconds"], line)]
+    assert backlog["pending"] == 1 and backlog["oldestPendingSeconds"] >= 1200
+    assert sum(matches(filters["EmailsPending"], line) for line in lines) == 1
+    assert sum(matches(filters["EmailsGivenUp"], line) for line in lines) == 0
