@@ -4,6 +4,8 @@
 #     -e AWS_DEFAULT_REGION=us-east-1 -e STRIPE_SECRET=sk_live_... -e STRIPE_WEBHOOK_SECRET=whsec_... \
 #     -e JWT_SECRET=... -e QUOTE_SIGNING_SECRET=... \
 #     -e CHECKOUT_SUCCESS_URL=https://shop.example/thanks -e CHECKOUT_CANCEL_URL=https://shop.example/cart \
+#     -e SMTP_URL=smtp+starttls://user:password@email-smtp.us-east-1.amazonaws.com:587 \
+#     -e EMAIL_FROM=orders@shop.example -e ORDER_URL_TEMPLATE='https://shop.example/orders/{orderId}' \
 #     commerce-gateway
 # (AWS credentials from the task role, or -e AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.)
 # `docker run ... commerce-gateway gateway doctor` checks that setup.

@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.set_defaults(run=_sync_orders)
 
+    emails = commands.add_parser(
+        "send-emails", help="deliver the messages waiting in the outbox (exit 0: all due sent; "
+                            "1: some failed and wait for a retry, or the store failed; 2: configuration)")
+    emails.add_argument("--json", action="store_true", help="print the report as JSON")
+    emails.set_defaults(run=_send_emails)
+
     replay = commands.add_parser("replay-dead-letters",
                                  help="reprocess webhook events kept as dead letters, and report")
     replay.set_defaults(run=_replay)
@@ -326,6 +332,9 @@ def _sync_orders(args: argparse.Namespace) -> int:
                   f"{report.updated} updated", end="", file=sys.stderr, flush=True)
 
     async def work(settings, store, payments) -> int:
+        import emailing
+
+        emailing.configure(settings)
         try:
             report = await sync_orders(store, payments, since=args.since, dry_run=args.dry_run,
                                        per_second=settings.stripe_sync_rate, on_page=progress)
@@ -355,6 +364,9 @@ def scheduled_sync() -> dict:
     settings = load_settings()
 
     async def run() -> dict:
+        import emailing
+
+        emailing.configure(settings)  # the orders it repairs record their messages by these rules
         async with _backends(settings) as (store, payments):
             try:
                 report = await sync_orders(store, payments, per_second=settings.stripe_sync_rate)
@@ -362,7 +374,60 @@ def scheduled_sync() -> dict:
                 return {"skipped": "a reconciliation is already running"}
             return report.as_dict()
 
-    return asyncio.run(run())
+    result = asyncio.run(run())
+    try:  # what it recorded, sent now; the email schedule sends the rest
+        result["emails"] = asyncio.run(_drain_outbox(settings))
+    except Exception as exc:  # the reconciliation stands: its own alarm is for its own failures
+        import logging
+
+        logging.getLogger("gateway.emails").exception("draining the outbox after the sync failed")
+        result["emails"] = {"failed": f"{type(exc).__name__}: {exc}"}
+    return result
+
+
+async def _drain_outbox(settings) -> dict:
+    """One drain of the outbox with this process's configuration (store only: no Stripe)."""
+    import emailing
+    from jobs.emails import drain
+    from store import open_store
+
+    transport = emailing.transport_for(settings)
+    if transport is None:
+        return {"skipped": "SMTP_URL is not set: messages wait in the outbox"}
+    emailing.configure(settings)
+    store = await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db)
+    try:
+        return (await drain(store, transport, emailing.sender_for(settings))).as_dict()
+    finally:
+        await store.close()
+
+
+def _send_emails(args: argparse.Namespace) -> int:
+    import json
+
+    from store import StoreError
+
+    settings = load_settings()
+    try:
+        report = asyncio.run(_drain_outbox(settings))
+    except StoreError as exc:
+        print(f"gateway: send-emails failed: {exc}", file=sys.stderr)
+        return 1
+    if "skipped" in report:
+        print(f"gateway: {report['skipped']}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report))
+    else:
+        where = "SMTP" if settings.smtp_url else f"files in {settings.outbox_dir}"
+        print(f"emails ({where}): {report['sent']} sent, {report['retrying']} failed and will be retried, "
+              f"{report['given_up']} given up, {report['pending']} still pending")
+    return 1 if report["retrying"] or report["given_up"] else 0
+
+
+def scheduled_emails() -> dict:
+    """For the schedule (deploy/template.yaml's EmailFunction): one drain of the outbox."""
+    return asyncio.run(_drain_outbox(load_settings()))
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -28,3 +28,10 @@ def scheduled_sync_handler(event: dict[str, Any], context: Any) -> dict[str, Any
     from cli import scheduled_sync
 
     return scheduled_sync()
+
+
+def scheduled_emails_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The email schedule's entry point (deploy/template.yaml): one drain of the outbox."""
+    from cli import scheduled_emails
+
+    return scheduled_emails()

@@ -308,10 +308,32 @@ def low_disk(settings: Settings) -> str | None:
     return None
 
 
+async def start_email_sender(settings: Settings, store: Any, stack: contextlib.AsyncExitStack) -> None:
+    """`gateway serve` sends what the outbox holds in the background (jobs/emails.py), and
+    at once when a request records a message; stopped, after its drain, at shutdown."""
+    import emailing
+    from commerce import emails
+    from jobs.emails import BackgroundSender
+
+    transport = emailing.transport_for(settings)
+    if transport is None:
+        log.warning("no SMTP_URL: messages to shoppers are recorded but not sent")
+        return
+    sender = BackgroundSender(store, transport, emailing.sender_for(settings),
+                              interval=settings.email_send_interval_seconds)
+    sender.start()
+    stack.push_async_callback(sender.stop)
+    stack.callback(emails.listen(sender.nudge))
+
+
 def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starlette:
     """The gateway. With `lazy`, the services open on the first request instead of in the
-    lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open)."""
+    lifespan and stay open (AWS Lambda: Mangum runs no lifespan we could keep open; the
+    scheduled function sends the emails there)."""
     settings = settings or load_settings()
+    import emailing
+
+    emailing.configure(settings)
     hide_suggestions = not settings.suggestions_enabled
     graphql = GatewayGraphQL(
         build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
@@ -330,11 +352,14 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
         routes += graphql.explorer.routes()
     if not settings.checkout_success_url or not settings.checkout_cancel_url:
         routes += dev_pages.routes
+    if not settings.production and settings.smtp_url is None:
+        routes += dev_pages.outbox_routes  # the .eml files the development sender writes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             app.state.services = await open_services(settings, stack, app.state.emulator)
+            await start_email_sender(settings, app.state.services.store, stack)
             settle_heap()
             try:
                 yield

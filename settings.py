@@ -44,6 +44,40 @@ class ShippingRate:
         return cls(name=match.group(1).strip(), amount=int(match.group(2)))
 
 
+SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+
+
+@dataclass(frozen=True)
+class SmtpUrl:
+    """SMTP_URL, read: smtp+starttls://user:pass@host:587, smtp:// (plain), smtps:// (implicit TLS)."""
+
+    host: str
+    port: int
+    security: Literal["starttls", "tls", "none"]
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SmtpUrl:
+        from urllib.parse import unquote, urlsplit
+
+        schemes = ", ".join(f"{s}://" for s in SMTP_SCHEMES)
+        try:
+            url = urlsplit(text.strip())
+            port = url.port
+        except ValueError as exc:
+            raise ValueError(f"is not a URL like smtp+starttls://user:password@smtp.example:587 ({exc})") from None
+        if url.scheme not in SMTP_SCHEMES:
+            raise ValueError(f"must start with one of {schemes} (e.g. smtp+starttls://user:password@"
+                             "email-smtp.us-east-1.amazonaws.com:587)")
+        if not url.hostname or (url.path not in ("", "/")) or url.query or url.fragment:
+            raise ValueError("must name a host and nothing after it, like smtp+starttls://user:password@host:587")
+        security, default_port = SMTP_SCHEMES[url.scheme]
+        username = unquote(url.username) if url.username else None
+        password = unquote(url.password) if url.password is not None else None
+        return cls(url.hostname, port or default_port, security, username, password)  # type: ignore[arg-type]
+
+
 class ConfigError(Exception):
     """A configuration problem, worded for the person starting the service."""
 
@@ -129,6 +163,14 @@ class Settings(BaseSettings):
     # /metrics: open in development; in production only with this bearer token (else off)
     metrics_token: SecretStr | None = None
     public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Emails (commerce/emails.py, jobs/emails.py): with no SMTP_URL, development writes .eml files
+    smtp_url: SecretStr | None = None
+    email_from: str | None = None
+    order_url_template: str | None = None
+    email_max_age_hours: int = Field(72, ge=1, le=24 * 365)  # older paid orders/shipments: no message
+    email_refund_max_age_days: int = Field(180, ge=1, le=3650)  # refunds of orders placed longer ago: none
+    email_outbox_dir: Path | None = None  # development's .eml files (default: var/outbox beside GATEWAY_DB)
+    email_send_interval_seconds: float = Field(30, ge=1, le=3600)  # serve's background sender
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -191,6 +233,42 @@ class Settings(BaseSettings):
             check_stripe_key(value.get_secret_value())
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            SmtpUrl.parse(value.get_secret_value())
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _email_from_form(cls, value: str | None) -> str | None:
+        from email.utils import parseaddr
+
+        if value is not None:
+            _, address = parseaddr(value)
+            local, _, domain = address.rpartition("@")
+            if not local or "." not in domain or any(c in value for c in "\r\n"):
+                raise ValueError("is not an address like orders@shop.example or "
+                                 "'The Babes Club <orders@shop.example>'")
+        return value
+
+    @field_validator("order_url_template")
+    @classmethod
+    def _order_url_form(cls, value: str | None) -> str | None:
+        if value is not None and not (re.fullmatch(r"https?://[^\s/]+(/\S*)?", value)
+                                      and ("{orderId}" in value or "{orderNumber}" in value)):
+            raise ValueError("is not an http(s) URL with {orderId} or {orderNumber} in it, like "
+                             "https://shop.example/orders/{orderId}")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_sender(self) -> Settings:
+        if self.smtp_url is not None and not self.email_from:
+            raise ValueError("EMAIL_FROM is required with SMTP_URL (the address messages come from, "
+                             "one your provider lets you send as)")
+        return self
+
     @field_validator("metrics_token")
     @classmethod
     def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -243,6 +321,18 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.production
 
+    @property
+    def smtp(self) -> SmtpUrl | None:
+        return SmtpUrl.parse(self.smtp_url.get_secret_value()) if self.smtp_url else None
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.email_outbox_dir or self.gateway_db.parent / "outbox"
+
+    @property
+    def sender_address(self) -> str:
+        return self.email_from or "The Babes Club <orders@localhost>"
+
     def secret(self, name: str) -> str:
         value = getattr(self, name)
         if value is None:
@@ -275,7 +365,8 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
         got = error.get("input")
-        shown = "" if not error["loc"] or "SECRET" in name or isinstance(got, dict) else f" (got {got!r})"
+        secret = "SECRET" in name or name == "SMTP_URL"  # SMTP_URL holds a password
+        shown = "" if not error["loc"] or secret or isinstance(got, dict) else f" (got {got!r})"
         message = error["msg"].removeprefix("Value error, ")
         lines.append(f"{name}: {message}{shown}")
     if len(lines) == 1:

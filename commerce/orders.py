@@ -16,6 +16,10 @@ The order lives at ORDER#{id} / METADATA (found in O(1) by id, versioned), with 
 copy in its owner's list at USER#{userId} / ORDER#{created}#{id} (the seed's layout,
 read by the dashboard) that only ever moves forward to newer versions.
 
+Every write of an order is followed by `commerce.emails.queue_due_messages`, which records
+the messages the order now owes its shopper (confirmation, shipping and refund notices) in
+the outbox, once each.
+
 Status follows from facts that only ever grow (`commerce/facts.py`: payment, refunds and
 disputes by id, and the status table; NEEDS_REVIEW, whatever the facts, when
 the session did not match its quote), merged with versioned writes. Because merging is
@@ -29,6 +33,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from commerce.emails import queue_due_messages
 from commerce.facts import Facts, status_of
 from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
 from store import Store, keys
@@ -134,6 +139,7 @@ async def apply_facts(store: Store, order: Order, facts: Facts) -> Order:
 
     updated = await update_record(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind
+    await queue_due_messages(store, updated)  # and a message a crash left unrecorded
     return updated
 
 
@@ -197,6 +203,7 @@ async def _new_order(store: Store, payments: Payments, session: CheckoutSession,
     if order.stripe_payment_intent_id:
         await put_record(store, PaymentPointer(order.stripe_payment_intent_id, session.id), if_absent=True)
     await project(store, order, fresh=True)
+    await queue_due_messages(store, order, fresh=True)  # the confirmation, recorded with the order
     return order, True
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from commerce.charges import session_facts
+from commerce.emails import queue_due_messages
 from commerce.orders import apply_facts, is_ours, order_from_recorded_session, order_status
 from payments import CheckoutSession, Payments
 from store import Store, keys
@@ -155,6 +156,8 @@ async def _reconcile(store: Store, payments: Payments, session: CheckoutSession,
         return
     merged = existing.facts.merge(facts)
     if merged == existing.facts and (existing.set_by_hand or existing.status == order_status(existing, merged)):
+        if not report.dry_run:  # up to date: but a message a crash left unrecorded is recorded now
+            await queue_due_messages(store, existing)
         return
     if not report.dry_run:
         await apply_facts(store, existing, facts)

@@ -18,6 +18,8 @@ Kept from the system we replace (so the gateway drops into its existing table):
     webhook receipt     EVENT#{eventId}         RECEIPT             (ours: processing lease / done)
     webhook failures    EVENT#{eventId}         FAILURES            (ours: attempts, last error)
     dead letter         DEADLETTER              EVENT#{eventId}     (ours: event kept for replay)
+    email               EMAIL#{orderId}         {kind}#{ref}        (ours: a message to the shopper)
+    email to send       OUTBOX                  EMAIL#{orderId}#{kind}#{ref}  (ours: pending only)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -157,6 +159,27 @@ DEAD_LETTERS = "DEADLETTER"
 
 def dead_letter(event_id: str) -> Key:
     return Key(DEAD_LETTERS, f"EVENT#{event_id}")
+
+
+def email(order_id: str, kind: str, ref: str) -> Key:
+    """EMAIL#{orderId} / {kind}#{ref}: one message to the shopper (confirmation, shipping
+    notice, refund notice), its identity deterministic, so recording it twice is one write.
+    An order's messages are one query of its partition."""
+    return Key(email_partition(order_id), f"{kind}#{_bounded(ref, 255)}")
+
+
+def email_partition(order_id: str) -> str:
+    return f"EMAIL#{order_id}"
+
+
+OUTBOX = "OUTBOX"
+OUTBOX_PREFIX = "EMAIL#"
+
+
+def outbox_pointer(order_id: str, kind: str, ref: str) -> Key:
+    """OUTBOX / EMAIL#{orderId}#{kind}#{ref}: present while the message is waiting to be sent,
+    so the sender reads what is pending (one partition, O(pending)), never what was sent."""
+    return Key(OUTBOX, f"{OUTBOX_PREFIX}{order_id}#{kind}#{_bounded(ref, 255)}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)

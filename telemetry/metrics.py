@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 access_log = logging.getLogger("gateway.access")
 OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -33,6 +33,21 @@ UNREADABLE_ORDERS = Counter("gateway_unreadable_orders_total",
                             "Order items skipped because they could not be read (logged with their keys)",
                             registry=REGISTRY)
 DEAD_LETTERS = Counter("gateway_dead_letters_total", "Webhook events kept as dead letters", registry=REGISTRY)
+EMAILS_RECORDED = Counter("gateway_emails_recorded_total", "Messages to shoppers recorded in the outbox",
+                          ["kind"], registry=REGISTRY)
+EMAILS_SENT = Counter("gateway_emails_sent_total", "Messages to shoppers delivered (accepted by the mail server)",
+                      ["kind"], registry=REGISTRY)
+EMAIL_FAILURES = Counter("gateway_email_failures_total",
+                         "Delivery attempts that failed: `retrying` (tried again later) or `given_up`",
+                         ["kind", "outcome"], registry=REGISTRY)
+EMAILS_PENDING = Gauge("gateway_emails_pending", "Messages waiting in the outbox, as the sender last counted",
+                       registry=REGISTRY, multiprocess_mode="livemax")
+EMAIL_OLDEST_PENDING = Gauge("gateway_email_oldest_pending_seconds",
+                             "Age of the oldest message waiting in the outbox, as the sender last saw it",
+                             registry=REGISTRY, multiprocess_mode="livemax")
+ORDERS_WITHOUT_EMAIL = Counter("gateway_orders_without_email_total",
+                               "Paid orders recorded without an email address: no message can be sent",
+                               registry=REGISTRY)
 _labels: set[str] = set()
 
 

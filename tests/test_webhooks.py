@@ -125,20 +125,22 @@ def event_costs(caplog, event_id: str) -> list[tuple[int, int]]:
     return [(line["storeCalls"], line["stripeCalls"]) for line in lines if line.get("eventId") == event_id]
 
 
-def test_a_new_order_costs_one_stripe_call_and_seven_store_calls(hook, caplog):
+def test_a_new_order_costs_one_stripe_call_and_nine_store_calls(hook, caplog):
     """The budget of the webhook's hot path: the session comes with its line items
-    expanded (one call, not two), and a fresh order's listing copy is written without
-    being read first. Twelve lines: past the ten Stripe includes, the items are listed."""
+    expanded (one call, not two), and a fresh order's listing copy and its confirmation
+    email are written without being read first. Twelve lines: past the ten Stripe
+    includes, the items are listed."""
     caplog.set_level(logging.INFO, logger="gateway.access")
     session = new_session(hook)
     pay(hook, session.id)
     event = event_of(hook, "checkout.session.completed", session.id)
     assert deliver(hook, event).json()["outcome"] == "applied"
-    # rate-limit hit, claim, find, order, payment pointer, listing copy, finish
-    assert event_costs(caplog, event["id"]) == [(7, 1)]
+    # rate-limit hit, claim, find, order, payment pointer, listing copy, the confirmation
+    # email and its outbox pointer, finish
+    assert event_costs(caplog, event["id"]) == [(9, 1)]
     assert deliver(hook, event).json()["duplicate"] is True
     # again: the hit, the claim refused, the receipt read (done); no Stripe call
-    assert event_costs(caplog, event["id"]) == [(7, 1), (3, 0)]
+    assert event_costs(caplog, event["id"]) == [(9, 1), (3, 0)]
 
     many = hook.stripe().v1.checkout.sessions.create(params={
         "mode": "payment", "success_url": "https://shop.example/ok",

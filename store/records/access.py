@@ -40,8 +40,9 @@ def record_of(found: Mapping[Key, Mapping[str, Any]], key: Key, kind: Kind[R]) -
     return kind.from_item(item) if item is not None else None
 
 
-async def put_record(store: Store, record: Record, *, if_absent: bool = False) -> bool:
-    return await store.put(record.to_item(), if_absent=if_absent)
+async def put_record(store: Store, record: Record, *, if_absent: bool = False,
+                     if_version: int | None = None) -> bool:
+    return await store.put(record.to_item(), if_absent=if_absent, if_version=if_version)
 
 
 async def update_record(store: Store, record: V, change: Callable[[V], V | None]) -> V:
