@@ -18,6 +18,7 @@ Kept from the system we replace (so the gateway drops into its existing table):
     webhook receipt     EVENT#{eventId}         RECEIPT             (ours: processing lease / done)
     webhook failures    EVENT#{eventId}         FAILURES            (ours: attempts, last error)
     dead letter         DEADLETTER              EVENT#{eventId}     (ours: event kept for replay)
+    refund request      REFUND#{orderId}        REQUEST#{digest}    (ours: a refund asked for, its Stripe key; expires)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -157,6 +158,11 @@ DEAD_LETTERS = "DEADLETTER"
 
 def dead_letter(event_id: str) -> Key:
     return Key(DEAD_LETTERS, f"EVENT#{event_id}")
+
+
+def refund_request(order_id: str, digest: str) -> Key:
+    """A refund the shop asked for (digest: of its amount and reason, or of the client's key)."""
+    return Key(f"REFUND#{order_id}", f"REQUEST#{digest}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)

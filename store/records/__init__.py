@@ -5,9 +5,11 @@ spelled; the layers above see records, never items.
     orders.py         Order, OrderLine, ShippingAddress, PaymentPointer; reading without trust
     lambda_orders.py  orders in the replaced Lambdas' shape, read as ours
     fulfillment.py    Fulfillment: shipping and delivery, apart from the payment status (stored on the order)
+    timeline.py       OrderEvent: the order's timeline, keyed by each event's identity (stored on the order)
     facts.py          Facts: what Stripe told us about an order's money (stored on the order)
     profiles.py       Profile, Address, the guest-order counter
     quotes.py         QuoteRecord, QuoteClaim, QuoteSession, CheckoutRecord (SESSION#), ExpectedCharge
+    refunds.py        RefundRequest: a refund the shop asked for, and its Stripe idempotency key
     events.py         EventReceipt, EventFailures, DeadLetter
     system.py         SyncCheckpoint, SyncLease, CatalogPrices
     access.py         get / put / update records through the store's item interface
@@ -20,7 +22,9 @@ from store.records.fulfillment import FULFILLMENT_STATUSES, Fulfillment
 from store.records.orders import STATUSES, Order, OrderLine, PaymentPointer, ShippingAddress, readable, unreadable
 from store.records.profiles import Address, Profile, guest_order_count
 from store.records.quotes import CheckoutRecord, ExpectedCharge, QuoteClaim, QuoteLine, QuoteRecord, QuoteSession
+from store.records.refunds import RefundRequest
 from store.records.system import CatalogPrice, CatalogPrices, SyncCheckpoint, SyncLease, SyncRun
+from store.records.timeline import OrderEvent
 
 __all__ = [
     "FULFILLMENT_STATUSES",
@@ -37,6 +41,7 @@ __all__ = [
     "Fulfillment",
     "Movement",
     "Order",
+    "OrderEvent",
     "OrderLine",
     "PaymentPointer",
     "Profile",
@@ -44,6 +49,7 @@ __all__ = [
     "QuoteLine",
     "QuoteRecord",
     "QuoteSession",
+    "RefundRequest",
     "ShippingAddress",
     "SyncCheckpoint",
     "SyncLease",
