@@ -250,6 +250,22 @@ def test_a_double_click_refunds_once_and_a_later_second_refund_is_made(shop):
     assert len(stripe_refunds(shop, pi)) == 4
 
 
+def test_a_refund_retried_after_stripe_failed_is_made_once(shop):
+    order_id, pi, _ = paid_order(shop, amount=3000)
+    variables = {"input": {"orderId": order_id, "amount": 1200}}
+    shop.control("faults", {"rate_500": 1.0})
+    try:
+        body = shop.gql(REFUND, variables, admin(shop))
+    finally:
+        shop.control("faults", {"rate_500": 0.0})
+    assert body["errors"][0]["extensions"]["code"] == "PAYMENT_PROVIDER_UNAVAILABLE"
+    assert stripe_refunds(shop, pi) == []
+    retried = call(shop, REFUND, variables)
+    assert retried["userErrors"] == [] and retried["order"]["refunded"]["amount"] == 1200
+    assert call(shop, REFUND, variables)["refund"]["id"] == retried["refund"]["id"]
+    assert len(stripe_refunds(shop, pi)) == 1
+
+
 def test_more_than_is_refundable_is_refused(shop):
     order_id, pi, _ = paid_order(shop, amount=3000)
     call(shop, REFUND, {"input": {"orderId": order_id, "amount": 2000}})
@@ -331,6 +347,34 @@ def test_the_timeline_has_each_event_once_whatever_order_webhooks_arrive_in(shop
     keys = set(item["events"])
     assert {"placed", "paid", f"dispute:{dispute['id']}", f"dispute:{dispute['id']}:lost"} <= keys
     assert sum(k.startswith("refund:") for k in keys) == 2
+
+
+def test_an_order_written_before_timelines_gets_sensible_events_and_keeps_them(shop):
+    import asyncio
+
+    from store.keys import key_of
+
+    order_id, _, shopper = paid_order(shop)
+
+    async def forget_events() -> None:  # as an earlier version wrote it
+        store = await shop.open_store()
+        try:
+            for item in stored(shop, order_id):
+                current = await store.get(key_of(item))
+                assert current is not None
+                await store.put({k: v for k, v in current.items() if k != "events"})
+        finally:
+            await store.close()
+
+    asyncio.run(forget_events())
+    [item, _] = stored(shop, order_id)
+    assert "events" not in item
+    shown = call(shop, ORDER, {"id": order_id}, shopper)
+    created = shown["events"][0]["at"]
+    assert kinds(shown) == ["PLACED", "PAID"] and shown["events"][1]["at"] == created
+    shipped = ship(shop, order_id)["order"]
+    assert kinds(shipped) == ["PLACED", "PAID", "SHIPPED"] and shipped["events"][1]["at"] == created
+    assert {"placed", "paid", "shipped"} <= set(stored(shop, order_id)[0]["events"])
 
 
 def test_staff_see_every_event_in_mutation_answers(shop):
