@@ -311,6 +311,8 @@ def low_disk(settings: Settings) -> str | None:
 async def start_email_sender(settings: Settings, store: Any, stack: contextlib.AsyncExitStack) -> None:
     """`gateway serve` sends what the outbox holds in the background (jobs/emails.py), and
     at once when a request records a message; stopped, after its drain, at shutdown."""
+    if not settings.email_background_send:
+        return
     import emailing
     from commerce import emails
     from jobs.emails import BackgroundSender

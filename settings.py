@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     email_refund_max_age_days: int = Field(180, ge=1, le=3650)  # refunds of orders placed longer ago: none
     email_outbox_dir: Path | None = None  # development's .eml files (default: var/outbox beside GATEWAY_DB)
     email_send_interval_seconds: float = Field(30, ge=1, le=3600)  # serve's background sender
+    # false: serve records messages but leaves sending to `gateway send-emails` or the schedule
+    email_background_send: bool = True
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -20,6 +20,14 @@ class ErrorCode(str, Enum):
     SYNC_IN_PROGRESS = "SYNC_IN_PROGRESS"
     BELOW_MINIMUM_CHARGE = "BELOW_MINIMUM_CHARGE"
     QUOTE_IN_USE = "QUOTE_IN_USE"  # another shopper's checkout holds the quote
+    # the shop's side of an order (commerce/fulfillment.py, commerce/refunds.py)
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_NOT_SHIPPABLE = "ORDER_NOT_SHIPPABLE"  # not paid, refunded, disputed or needing review
+    FULFILLMENT_NOT_ALLOWED = "FULFILLMENT_NOT_ALLOWED"  # fulfilment moves forward only
+    ORDER_NOT_REFUNDABLE = "ORDER_NOT_REFUNDABLE"  # not paid, or disputed
+    REFUND_TOO_LARGE = "REFUND_TOO_LARGE"  # more than total - refunded - charged back
+    REFUND_REFUSED = "REFUND_REFUSED"  # Stripe would not make it
+    ORDER_ALREADY_SHIPPED = "ORDER_ALREADY_SHIPPED"  # cancelOrder after shipping
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,12 @@ Stripe) and then applies.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 
 from commerce.emails import queue_due_messages
 from commerce.facts import Facts, status_of
+from commerce.timeline import fact_events, with_events, with_fact_events
 from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
 from store import Store, keys
 from store.base import MAX_VERSION_RETRIES, now_epoch
@@ -42,6 +44,7 @@ from store.records import (
     CheckoutRecord,
     ExpectedCharge,
     Order,
+    OrderEvent,
     OrderLine,
     PaymentPointer,
     QuoteRecord,
@@ -134,12 +137,23 @@ async def apply_facts(store: Store, order: Order, facts: Facts) -> Order:
         by_hand = current.set_by_hand  # kept: only facts are ours to change
         if merged == current.facts and (by_hand or current.status == status):
             return None  # also repairs a status that disagrees with its facts
-        return replace(current, facts=merged, refunded=merged.refunded, charged_back=merged.charged_back,
-                       status=current.status if by_hand else status)
+        changed = replace(current, facts=merged, refunded=merged.refunded, charged_back=merged.charged_back,
+                          status=current.status if by_hand else status)
+        return with_fact_events(current, changed, now_epoch())  # the timeline, in the same write
 
     updated = await update_record(store, order, change)
     await project(store, updated)  # also repairs a listing copy a crash left behind
     await queue_due_messages(store, updated)  # and a message a crash left unrecorded
+    return updated
+
+
+async def record_events(store: Store, order: Order, events: Mapping[str, OrderEvent]) -> Order:
+    """Merge events into the stored order and its listing copy (a versioned write; a key
+    already stored keeps its time). The hook for events whose facts are kept elsewhere,
+    such as the email outbox's EMAIL_SENT (commerce.timeline.email_sent)."""
+    updated = await update_record(store, order, lambda current: (
+        None if events.keys() <= current.events.keys() else with_events(current, current, events)))
+    await project(store, updated)
     return updated
 
 
@@ -188,7 +202,8 @@ async def _new_order(store: Store, payments: Payments, session: CheckoutSession,
     order = await build_order(payments, session, facts, record=record)
     problem = await _mismatch(store, session, order, record)
     if problem is not None:
-        order = replace(order, review=True, review_reason=problem, status="NEEDS_REVIEW")
+        order = replace(order, review=True, review_reason=problem, status="NEEDS_REVIEW",
+                        events={**order.events, "review": OrderEvent("NEEDS_REVIEW", order.updated_at)})
     # The order item (ORDER#{id} / METADATA) is the claim: written if absent, so one of
     # any number of concurrent callers writes it and the rest read the winner's.
     if not await put_record(store, order, if_absent=True):
@@ -255,6 +270,7 @@ async def build_order(payments: Payments, session: CheckoutSession, facts: Facts
     # The quote's bundle saving is in its line prices, so Stripe never sees it as a discount:
     # the order shows it as the quote did (subtotal at list prices, the saving as discount).
     saving = record.expected.saving if record.expected else 0
+    now = now_epoch()
     return Order(
         order_id=session_id, order_number=order_number(session_id),
         user_id=signed_in, guest=signed_in is None, guest_email=guest,
@@ -267,8 +283,9 @@ async def build_order(payments: Payments, session: CheckoutSession, facts: Facts
         email=email, shipping_address=_shipping_address(session),
         stripe_session_id=session_id, stripe_payment_intent_id=session.payment_intent,
         quote_signature=session.metadata.get("quoteSignature"),
-        created_at=session.created, updated_at=now_epoch(), version=1,
+        created_at=session.created, updated_at=now, version=1,
         customer_id=session.customer or None,
+        events=fact_events(facts, review=False, placed_at=min(session.created, now), at=now),
     )
 
 

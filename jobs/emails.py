@@ -29,10 +29,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from commerce.email_content import Sender, render
-from commerce.orders import find_order
+from commerce.orders import find_order, record_events
+from commerce.timeline import email_sent
 from jobs.mail_transport import DeliveryFailed, Transport
 from store import Store, keys
-from store.records import OutboxMessage, OutboxPointer, Unreadable, put_record, record_of
+from store.base import StoreError
+from store.records import Order, OutboxMessage, OutboxPointer, Unreadable, put_record, record_of
 from store.records.emails import FAILED, PENDING, SENT
 from telemetry.metrics import EMAIL_FAILURES, EMAIL_OLDEST_PENDING, EMAILS_PENDING, EMAILS_SENT, log_line
 
@@ -148,9 +150,20 @@ async def _deliver(store: Store, transport: Transport, sender: Sender, message: 
         log.warning("email %s sent, but its lease had passed to another sender", message.key)
     await store.delete(message.pointer.key)
     EMAILS_SENT.labels(message.kind).inc()
+    await _on_timeline(store, order, done)
     log_line("email_sent", outcome="sent", orderId=message.order_id, emailKind=message.kind, ref=message.ref,
              attempts=message.attempts + 1)
     return "sent"
+
+
+async def _on_timeline(store: Store, order: Order, sent: OutboxMessage) -> None:
+    """The order's timeline says the email went (once: the event's identity is the message's).
+    It is sent whatever happens here, so a store failure is logged, not retried."""
+    assert sent.sent_at is not None
+    try:
+        await record_events(store, order, {f"email:{sent.kind}#{sent.ref}": email_sent(sent.sent_at, sent.kind)})
+    except (StoreError, Unreadable, RuntimeError) as exc:
+        log.warning("email %s sent; its timeline event was not recorded: %s", sent.key, exc)
 
 
 async def _failed(store: Store, leased: OutboxMessage, exc: Exception, now: int) -> str:

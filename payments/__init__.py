@@ -8,6 +8,7 @@ from payments.client import (
     NotFound,
     Payments,
     PaymentsUnavailable,
+    RefundRefused,
     start_counting,
 )
 from payments.views import (
@@ -31,5 +32,5 @@ from payments.views import (
 __all__ = [
     "LINE_ITEMS_EXPANDED", "SESSION_ID", "SOURCE", "Charge", "CheckoutSession", "Dispute", "Event",
     "IdempotencyConflict", "LineItem", "NotFound", "Page", "PaymentIntent", "Payments", "PaymentsUnavailable",
-    "Price", "Product", "Refund", "ShippingDetails", "WebhookEndpoint", "id_of", "start_counting",
+    "Price", "Product", "Refund", "RefundRefused", "ShippingDetails", "WebhookEndpoint", "id_of", "start_counting",
 ]

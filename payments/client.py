@@ -75,6 +75,15 @@ class IdempotencyConflict(Exception):
     """The idempotency key was used before with other parameters."""
 
 
+class RefundRefused(Exception):
+    """Stripe would not make the refund (more than the charge has left, a disputed charge):
+    `code` is Stripe's (amount_too_large, charge_disputed, charge_already_refunded, ...)."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Payments:
     def __init__(
         self, api_key: str, *, api_base: str | None = None, timeout: float = 10,
@@ -159,6 +168,19 @@ class Payments:
     async def retrieve_charge(self, charge_id: str) -> Charge:
         """The charge with its refunds (`refunds` is None when they run past one page)."""
         return Charge.from_json(await self._request("get", f"/v1/charges/{charge_id}", expand=["refunds"]))
+
+    async def create_refund(self, *, payment_intent: str, amount: int, reason: str | None, metadata: Json,
+                            idempotency_key: str) -> Refund:
+        """A refund of the payment intent's charge. The same key with the same parameters
+        answers with the refund it made (IdempotencyConflict with others); Stripe refusing
+        it (too much, a disputed charge) is RefundRefused with Stripe's message."""
+        params: dict[str, Any] = {"payment_intent": payment_intent, "amount": amount, "metadata": metadata,
+                                  **({"reason": reason} if reason else {})}
+        try:
+            data = await self._request("post", "/v1/refunds", idempotency_key=idempotency_key, **params)
+        except stripe.InvalidRequestError as exc:
+            raise RefundRefused(exc.user_message or str(exc), exc.code) from exc
+        return Refund.from_json(data)
 
     async def list_refunds(self, charge_id: str) -> tuple[Refund, ...]:
         """Every refund of a charge, a page of 100 at a time."""

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext, Info
 import resolvers.admin as admin_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
+import resolvers.fulfillment as fulfillment_resolvers
 import resolvers.limits as limits
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
@@ -22,12 +23,15 @@ from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, gateway_error
 from schema.extensions import gateway_extension
+from schema.fulfillment import CancelOrderInput, FulfillOrderInput, MarkDeliveredInput, Refund, RefundOrderInput
 from schema.operation_limits import Limits
+from schema.order_changes import CancelOrderPayload, FulfillOrderPayload, MarkDeliveredPayload, RefundOrderPayload
 from schema.orders import Order
 from schema.permissions import admin, own_data_or_null, signed_in
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.types import payload
+from store import records
 
 
 @strawberry.type
@@ -109,6 +113,50 @@ class Mutation:
     async def sync_orders(self, info: Info, input: SyncOrdersInput | None = strawberry.UNSET) -> SyncOrdersPayload:
         result = await admin_resolvers.run_sync(info.context, input)
         return payload(SyncOrdersPayload, result, **REPORT_COUNTS)
+
+    # ---- the shop's side of an order (admin only) ----------------------------------
+
+    @strawberry.mutation(description=(
+        "Admin only. Ship a paid order (PAID or PARTIALLY_REFUNDED) with its tracking. Again while "
+        "SHIPPED: corrects the carrier and tracking. Refunded, disputed, unpaid or delivered orders "
+        "are refused with userErrors."),
+        extensions=[admin("Sign in as an admin to ship orders.", "Shipping orders needs the admin role.")])
+    async def fulfill_order(self, info: Info, input: FulfillOrderInput) -> FulfillOrderPayload:
+        result = await fulfillment_resolvers.fulfill_order(
+            info.context, input.order_id, input.carrier, input.tracking_number, input.tracking_url)
+        return payload(FulfillOrderPayload, result, order=_staff_order)
+
+    @strawberry.mutation(description="Admin only. A shipped order delivered (again: no change).",
+                         extensions=[admin("Sign in as an admin to mark orders delivered.",
+                                           "Marking orders delivered needs the admin role.")])
+    async def mark_delivered(self, info: Info, input: MarkDeliveredInput) -> MarkDeliveredPayload:
+        result = await fulfillment_resolvers.mark_delivered(info.context, input.order_id)
+        return payload(MarkDeliveredPayload, result, order=_staff_order)
+
+    @strawberry.mutation(description=(
+        "Admin only. Refund part or all of what is left (total - refunded - charged back) through "
+        "Stripe; the order shows the refund at once. A double click refunds once (see idempotencyKey)."),
+        extensions=[admin("Sign in as an admin to refund orders.", "Refunding orders needs the admin role.")])
+    async def refund_order(self, info: Info, input: RefundOrderInput) -> RefundOrderPayload:
+        result = await fulfillment_resolvers.refund_order(
+            info.context, input.order_id, input.amount, input.reason.value if input.reason else None,
+            input.idempotency_key)
+        return payload(RefundOrderPayload, result, order=lambda r: _staff_order(r.order),
+                       refund=lambda r: Refund.of(r.refund, r.order.currency) if r.refund else None)
+
+    @strawberry.mutation(description=(
+        "Admin only. Cancel an order that has not shipped: fulfillment CANCELLED and what is left "
+        "refunded in full (the status follows the refund: REFUNDED). A shipped order is refused."),
+        extensions=[admin("Sign in as an admin to cancel orders.", "Cancelling orders needs the admin role.")])
+    async def cancel_order(self, info: Info, input: CancelOrderInput) -> CancelOrderPayload:
+        result = await fulfillment_resolvers.cancel_order(
+            info.context, input.order_id, input.reason.value if input.reason else None)
+        return payload(CancelOrderPayload, result, order=lambda r: _staff_order(r.order),
+                       refund=lambda r: Refund.of(r.refund, r.order.currency) if r.refund else None)
+
+
+def _staff_order(order: records.Order) -> Order:
+    return Order.from_record(order, staff=True)
 
 
 class GatewaySchema(strawberry.Schema):

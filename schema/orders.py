@@ -7,6 +7,8 @@ from enum import Enum
 
 import strawberry
 
+from commerce.timeline import timeline
+from schema.fulfillment import Fulfillment, OrderEvent
 from schema.types import Money, money
 from store import records
 
@@ -66,10 +68,22 @@ class Order:
     shipping_address: Address | None
     created_at: datetime
     updated_at: datetime
+    fulfillment: Fulfillment = strawberry.field(description="Shipping, apart from the payment status.")
+    record: strawberry.Private[records.Order]
+    staff: strawberry.Private[bool]
+
+    @strawberry.field(description=(
+        "What happened to the order, oldest first, each event once. Shoppers see theirs "
+        "(placed, paid, payment failed, refunded, shipped, delivered, cancelled, emails); "
+        "staff also see reviews, failed refunds and disputes."))
+    def events(self) -> list[OrderEvent]:
+        currency = self.record.currency
+        return [OrderEvent.from_record(e, currency) for e in timeline(self.record, staff=self.staff)]
 
     @classmethod
-    def from_record(cls, order: records.Order, *, personal: bool = True) -> Order:
-        """The order; without `personal` (not its owner asking), no email, name or address."""
+    def from_record(cls, order: records.Order, *, personal: bool = True, staff: bool = False) -> Order:
+        """The order; without `personal` (not its owner asking), no email, name, address or
+        tracking. `staff` (an admin asking): every event of its timeline."""
         cur = order.currency
         address = order.shipping_address if personal else None
         return cls(
@@ -86,6 +100,8 @@ class Order:
             shipping_name=address.name if address else None,
             shipping_address=Address.from_record(address) if address else None,
             created_at=_utc(order.created_at), updated_at=_utc(order.updated_at),
+            fulfillment=Fulfillment.from_record(order.fulfillment, personal=personal),
+            record=order, staff=staff,
         )
 
 

@@ -20,6 +20,7 @@ Kept from the system we replace (so the gateway drops into its existing table):
     dead letter         DEADLETTER              EVENT#{eventId}     (ours: event kept for replay)
     email               EMAIL#{orderId}         {kind}#{ref}        (ours: a message to the shopper)
     email to send       OUTBOX                  EMAIL#{orderId}#{kind}#{ref}  (ours: pending only)
+    refund request      REFUND#{orderId}        REQUEST#{digest}    (ours: a refund asked for, its Stripe key; expires)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -180,6 +181,11 @@ def outbox_pointer(order_id: str, kind: str, ref: str) -> Key:
     """OUTBOX / EMAIL#{orderId}#{kind}#{ref}: present while the message is waiting to be sent,
     so the sender reads what is pending (one partition, O(pending)), never what was sent."""
     return Key(OUTBOX, f"{OUTBOX_PREFIX}{order_id}#{kind}#{_bounded(ref, 255)}")
+
+
+def refund_request(order_id: str, digest: str) -> Key:
+    """A refund the shop asked for (digest: of its amount and reason, or of the client's key)."""
+    return Key(f"REFUND#{order_id}", f"REQUEST#{digest}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)

@@ -132,3 +132,41 @@ def test_a_dead_letter_keeps_the_event_as_text_and_reads_the_older_object_form()
 def test_the_sync_checkpoint_keeps_what_the_replaced_system_wrote():
     item = {"PK": "SYSTEM", "SK": "STRIPE_SYNC", "lastSyncAt": "2024-01-01T00:00:00Z", "lastSyncCount": 3}
     assert SyncCheckpoint.from_item(item).to_item() == {**item, "entity": "SyncCheckpoint", "run": None}
+
+
+def test_an_orders_timeline_comes_back_unchanged_and_entries_that_cannot_be_read_are_left_out():
+    from store.records import OrderEvent
+
+    events = {"placed": {"kind": "PLACED", "at": 1_700_000_000, "seq": 0},
+              "refund:re_1": {"kind": "REFUNDED", "at": 1_700_000_100, "seq": 1, "amount": 500}}
+    order = Order.from_item({**ORDER, "events": events})
+    assert order.events["refund:re_1"] == OrderEvent("REFUNDED", 1_700_000_100, 500, None, 1)
+    assert order.to_item()["events"] == events and "events" not in Order.from_item(ORDER).to_item()
+    odd = {**events, "later": {"kind": "TELEPORTED", "at": 1}, "bad": {"kind": "PAID", "at": "noon"}, "x": 7}
+    assert set(Order.from_item({**ORDER, "events": odd}).events) == {"placed", "refund:re_1"}
+    with pytest.raises(Unreadable, match="events"):
+        Order.from_item({**ORDER, "events": ["placed"]})
+
+
+def test_an_order_written_before_timelines_shows_what_its_facts_imply():
+    from commerce.timeline import timeline
+
+    facts: dict = ORDER["facts"]  # type: ignore[assignment]
+    order = Order.from_item({**ORDER, "facts": {**facts, "disputes": {
+        "dp_1": {"amount": 6500, "status": "lost"}}}})
+    shopper = [(e.kind, e.at, e.amount) for e in timeline(order)]
+    assert shopper == [("PLACED", 1_700_000_000, None), ("PAID", 1_700_000_000, None),
+                       ("REFUNDED", 1_700_000_100, 500)]
+    staff = [e.kind for e in timeline(order, staff=True)]
+    assert staff == ["PLACED", "PAID", "REFUNDED", "DISPUTE_OPENED", "DISPUTE_LOST"]
+
+
+def test_a_refund_request_comes_back_unchanged():
+    from store.records import RefundRequest
+
+    request = RefundRequest("cs_test_a1", "d" * 40, "gw-refund-" + "k" * 64, 500, None, 1_700_000_120)
+    item = request.to_item()
+    assert (item["PK"], item["SK"]) == ("REFUND#cs_test_a1", "REQUEST#" + "d" * 40)
+    assert RefundRequest.from_item(item) == request
+    with pytest.raises(Unreadable):
+        RefundRequest.from_item({**item, "amount": "500"})

@@ -5,9 +5,11 @@ spelled; the layers above see records, never items.
     orders.py         Order, OrderLine, ShippingAddress, PaymentPointer; reading without trust
     lambda_orders.py  orders in the replaced Lambdas' shape, read as ours
     fulfillment.py    Fulfillment: shipping and delivery, apart from the payment status (stored on the order)
+    timeline.py       OrderEvent: the order's timeline, keyed by each event's identity (stored on the order)
     facts.py          Facts: what Stripe told us about an order's money (stored on the order)
     profiles.py       Profile, Address, the guest-order counter
     quotes.py         QuoteRecord, QuoteClaim, QuoteSession, CheckoutRecord (SESSION#), ExpectedCharge
+    refunds.py        RefundRequest: a refund the shop asked for, and its Stripe idempotency key
     events.py         EventReceipt, EventFailures, DeadLetter
     emails.py         OutboxMessage, OutboxPointer: messages to shoppers and the outbox
     system.py         SyncCheckpoint, SyncLease, CatalogPrices
@@ -22,7 +24,9 @@ from store.records.fulfillment import FULFILLMENT_STATUSES, Fulfillment
 from store.records.orders import STATUSES, Order, OrderLine, PaymentPointer, ShippingAddress, readable, unreadable
 from store.records.profiles import Address, Profile, guest_order_count
 from store.records.quotes import CheckoutRecord, ExpectedCharge, QuoteClaim, QuoteLine, QuoteRecord, QuoteSession
+from store.records.refunds import RefundRequest
 from store.records.system import CatalogPrice, CatalogPrices, SyncCheckpoint, SyncLease, SyncRun
+from store.records.timeline import OrderEvent
 
 __all__ = [
     "FULFILLMENT_STATUSES",
@@ -39,6 +43,7 @@ __all__ = [
     "Fulfillment",
     "Movement",
     "Order",
+    "OrderEvent",
     "OrderLine",
     "OutboxMessage",
     "OutboxPointer",
@@ -48,6 +53,7 @@ __all__ = [
     "QuoteLine",
     "QuoteRecord",
     "QuoteSession",
+    "RefundRequest",
     "ShippingAddress",
     "SyncCheckpoint",
     "SyncLease",

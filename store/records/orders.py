@@ -9,7 +9,8 @@ page, a dashboard or a reconciliation run down. Attributes it does not know are 
 (`extra`) and written back. A status that is not one of ours (set by hand, such as
 SHIPPED) is kept as it is: commerce shows what the facts say (`commerce.orders.shown`).
 Fulfilment (`fulfillment`, store/records/fulfillment.py) is kept apart from the payment
-status; an order without it reads as UNFULFILLED.
+status; an order without it reads as UNFULFILLED. Its timeline (`events`,
+store/records/timeline.py) is a map merged by union; an order without it reads as none.
 Orders in the replaced Lambdas' shape are read by `store/records/lambda_orders.py`.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from store import keys
 from store.records.facts import Facts, Unreadable, shown
 from store.records.fulfillment import Fulfillment
+from store.records.timeline import OrderEvent, events_from_item, events_to_item
 from telemetry.metrics import UNREADABLE_ORDERS
 
 log = logging.getLogger("gateway.orders")
@@ -39,7 +41,7 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", "events"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ class Order:
     legacy: bool = False  # read from the replaced Lambdas' shape
     extra: Mapping[str, Any] = field(default_factory=dict)  # attributes not ours, kept
     fulfillment: Fulfillment = field(default_factory=Fulfillment)  # apart from the payment status
+    events: Mapping[str, OrderEvent] = field(default_factory=dict)  # the timeline, by event identity
 
     @property
     def key(self) -> keys.Key:
@@ -154,6 +157,8 @@ class Order:
             item.update(review=True, reviewReason=self.review_reason)
         if not self.fulfillment.default:  # absent until something is done: older items read the same
             item["fulfillment"] = self.fulfillment.to_item()
+        if self.events:
+            item["events"] = events_to_item(self.events)
         return item
 
     @classmethod
@@ -179,7 +184,7 @@ class Order:
             ShippingAddress.from_item(get("shippingAddress")), session, intent, quote,
             epoch(item, "createdAt"), epoch(item, "updatedAt"), _version(item), customer or None,
             bool(get("review")), reason, False, {name: item[name] for name in unknown} if unknown else {},
-            Fulfillment.from_item(get("fulfillment")),
+            Fulfillment.from_item(get("fulfillment")), events_from_item(get("events")),
         )
 
 
