@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from store.base import Item, check_attribute, check_item, check_put, is_expired
 from store.keys import EXPIRES_AT, PK, SK, VERSION, Key, key_of
@@ -62,7 +62,7 @@ class Refused:
     item: Item | None
 
 
-def _int(value: Any) -> bool:
+def _int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -107,7 +107,7 @@ def starts_valid(op: Adjust) -> bool:
     return all(op.start.get(name, 0) + op.add.get(name, 0) >= bound for name, bound in op.at_least.items())
 
 
-def apply_op(op: Op, current: Item | None, now: int) -> Item | None | Refused:
+def apply_op(op: Op, current: Item | None, now: int) -> Item | Refused | None:
     """The item after `op` (None: deleted), or Refused(-1, current) when its condition fails.
     Shared by engines that evaluate conditions themselves (SQLite); DynamoDB evaluates the
     same rules in its expressions (store/dynamodb_transact.py)."""
