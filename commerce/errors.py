@@ -20,6 +20,8 @@ class ErrorCode(str, Enum):
     SYNC_IN_PROGRESS = "SYNC_IN_PROGRESS"
     BELOW_MINIMUM_CHARGE = "BELOW_MINIMUM_CHARGE"
     QUOTE_IN_USE = "QUOTE_IN_USE"  # another shopper's checkout holds the quote
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # not enough of a piece left for this checkout
+    NOT_STOCKED = "NOT_STOCKED"  # setStock on a SKU whose stock is not counted (or a bundle)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import resolvers.limits as limits
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
+import resolvers.stock as stock_resolvers
 from commerce.errors import ErrorCode
 from commerce.quotes import QuoteRejected
 from schema.admin import REPORT_COUNTS, SyncOrdersInput, SyncOrdersPayload
@@ -27,6 +28,7 @@ from schema.orders import Order
 from schema.permissions import admin, own_data_or_null, signed_in
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
+from schema.stock import AdminProduct, SetStockInput, SetStockPayload
 from schema.types import payload
 
 
@@ -72,6 +74,11 @@ class Query:
         found = await order_resolvers.order(info.context, id)
         return Order.from_record(found) if found else None
 
+    @strawberry.field(description="Admin only: every product with its stock counts (one store read).",
+                      extensions=[admin("Sign in as an admin to see stock.", "Stock needs the admin role.")])
+    async def admin_products(self, info: Info) -> list[AdminProduct]:
+        return [AdminProduct.of(view) for view in await stock_resolvers.admin_products(info.context)]
+
 
 @strawberry.type
 class Mutation:
@@ -109,6 +116,14 @@ class Mutation:
     async def sync_orders(self, info: Info, input: SyncOrdersInput | None = strawberry.UNSET) -> SyncOrdersPayload:
         result = await admin_resolvers.run_sync(info.context, input)
         return payload(SyncOrdersPayload, result, **REPORT_COUNTS)
+
+
+    @strawberry.mutation(description=(
+        "Admin only: set how many of a counted piece are on hand. Open checkouts keep what they hold."),
+                         extensions=[admin("Sign in as an admin to set stock.", "Setting stock needs the admin role.")])
+    async def set_stock(self, info: Info, input: SetStockInput) -> SetStockPayload:
+        result = await stock_resolvers.set_stock_of(info.context, input.sku, input.on_hand)
+        return payload(SetStockPayload, result, product=AdminProduct.of)
 
 
 class GatewaySchema(strawberry.Schema):

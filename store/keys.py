@@ -18,6 +18,10 @@ Kept from the system we replace (so the gateway drops into its existing table):
     webhook receipt     EVENT#{eventId}         RECEIPT             (ours: processing lease / done)
     webhook failures    EVENT#{eventId}         FAILURES            (ours: attempts, last error)
     dead letter         DEADLETTER              EVENT#{eventId}     (ours: event kept for replay)
+    stock               STOCK#{sku}             METADATA            (ours: on hand, reserved, available, sold)
+    reservation         QUOTE#{signature}       RESERVATION#{generation}#{attempt}  (ours: a checkout's hold)
+    open reservation    RESERVATIONS            {expiresAt:012d}#{signature}#{generation}#{attempt}
+                                                                    (ours: the sweep's list, by expiry)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -157,6 +161,23 @@ DEAD_LETTERS = "DEADLETTER"
 
 def dead_letter(event_id: str) -> Key:
     return Key(DEAD_LETTERS, f"EVENT#{event_id}")
+
+
+def stock(sku: str) -> Key:
+    return Key(f"STOCK#{sku}", "METADATA")
+
+
+RESERVATION_PREFIX = "RESERVATION#"
+OPEN_RESERVATIONS = "RESERVATIONS"  # one partition: ~1,000 checkouts a second (DynamoDB's per-partition writes)
+
+
+def reservation(signature: str, generation: int, attempt: int) -> Key:
+    return Key(f"QUOTE#{signature}", f"{RESERVATION_PREFIX}{generation}#{attempt}")
+
+
+def open_reservation(expires_at: int, signature: str, generation: int, attempt: int) -> Key:
+    """Sorted by when the hold ends, so the sweep reads only the overdue ones."""
+    return Key(OPEN_RESERVATIONS, f"{expires_at:012d}#{signature}#{generation}#{attempt}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)

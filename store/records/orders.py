@@ -26,7 +26,7 @@ from telemetry.metrics import UNREADABLE_ORDERS
 log = logging.getLogger("gateway.orders")
 
 STATUSES = frozenset({"PROCESSING", "PAID", "PAYMENT_FAILED", "PARTIALLY_REFUNDED", "REFUNDED", "DISPUTED",
-                      "NEEDS_REVIEW"})
+                      "NEEDS_REVIEW", "OUT_OF_STOCK"})
 ENTITY = "Order"
 _OPTIONAL_TEXT = ("userId", "guestEmail", "email", "stripeSessionId", "stripePaymentIntentId", "quoteSignature",
                   keys.CUSTOMER_ID, "reviewReason")
@@ -36,7 +36,7 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "stock"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,7 @@ class Order:
     review_reason: str | None = None
     legacy: bool = False  # read from the replaced Lambdas' shape
     extra: Mapping[str, Any] = field(default_factory=dict)  # attributes not ours, kept
+    stock: str | None = None  # its checkout's hold: pending | sold | short (OUT_OF_STOCK); None: held nothing
 
     @property
     def key(self) -> keys.Key:
@@ -148,6 +149,8 @@ class Order:
             item[keys.CUSTOMER_ID] = self.customer_id
         if self.review:
             item.update(review=True, reviewReason=self.review_reason)
+        if self.stock is not None:
+            item["stock"] = self.stock
         return item
 
     @classmethod
@@ -173,6 +176,7 @@ class Order:
             ShippingAddress.from_item(get("shippingAddress")), session, intent, quote,
             epoch(item, "createdAt"), epoch(item, "updatedAt"), _version(item), customer or None,
             bool(get("review")), reason, False, {name: item[name] for name in unknown} if unknown else {},
+            _text_or_none(get("stock")),
         )
 
 
