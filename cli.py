@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.set_defaults(run=_sync_orders)
 
+    sweep = commands.add_parser("sweep-stock",
+                                help="give back the stock held by checkouts whose sessions are past their expiry")
+    sweep.set_defaults(run=_sweep_stock)
+
     replay = commands.add_parser("replay-dead-letters",
                                  help="reprocess webhook events kept as dead letters, and report")
     replay.set_defaults(run=_replay)
@@ -361,6 +365,35 @@ def scheduled_sync() -> dict:
             except SyncInProgress:
                 return {"skipped": "a reconciliation is already running"}
             return report.as_dict()
+
+    return asyncio.run(run())
+
+
+def _sweep_stock(args: argparse.Namespace) -> int:
+    async def work(settings, store, payments) -> int:
+        from jobs.stock_sweep import sweep_stock
+        from store.base import now_epoch
+
+        report = await sweep_stock(store, payments, now=now_epoch())
+        print(f"looked at {report.looked_at} overdue holds: {report.released} released, {report.sold} sold, "
+              f"{report.kept} kept (delayed payments settling)")
+        return 0
+
+    return _run_against_stripe("sweep-stock", work)
+
+
+def scheduled_stock_sweep() -> dict:
+    """For the schedule (deploy/template.yaml: StockSweepFunction): one stock sweep."""
+    from dataclasses import asdict
+
+    from jobs.stock_sweep import sweep_stock
+    from store.base import now_epoch
+
+    settings = load_settings()
+
+    async def run() -> dict:
+        async with _backends(settings) as (store, payments):
+            return asdict(await sweep_stock(store, payments, now=now_epoch()))
 
     return asyncio.run(run())
 

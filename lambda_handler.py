@@ -28,3 +28,10 @@ def scheduled_sync_handler(event: dict[str, Any], context: Any) -> dict[str, Any
     from cli import scheduled_sync
 
     return scheduled_sync()
+
+
+def scheduled_stock_sweep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The stock sweep's schedule (deploy/template.yaml: StockSweepFunction)."""
+    from cli import scheduled_stock_sweep
+
+    return scheduled_stock_sweep()

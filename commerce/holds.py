@@ -50,6 +50,13 @@ async def release_for_session(store: Store, record: CheckoutRecord, *, why: str)
         await release(store, hold, now=now_epoch(), why=why)
 
 
+async def release_session_hold(store: Store, session_id: str, *, why: str) -> None:
+    """release_for_session, from the session id (checkout.session.async_payment_failed)."""
+    record = await get_record(store, CheckoutRecord, keys.session_pointer(session_id))
+    if record is not None:
+        await release_for_session(store, record, why=why)
+
+
 async def stock_for_order(store: Store, record: CheckoutRecord, *, paid: bool) -> str | None:
     """The hook commerce/orders.py calls for an order's stock: None when its checkout held
     nothing; "pending" until it is paid; then "sold", or "short" when the pieces could not

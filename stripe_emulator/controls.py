@@ -143,6 +143,33 @@ async def faults(request: Request) -> JSONResponse:
     return JSONResponse(settings.settings())
 
 
+MAX_CLOCK_MOVE = 400 * 86400
+
+
+async def clock(request: Request) -> JSONResponse:
+    """GET: the emulator's now. POST {advance: seconds} or {set: epoch seconds}: move it
+    (forward only: Stripe's time never runs back), then expire every open session now past
+    its expires_at, each with checkout.session.expired. Answers {now, offset, expired}."""
+    emulator = _emulator(request)
+    expired = 0
+    if request.method == "POST":
+        data = await _body(request)
+        _known(data, {"advance", "set"})
+        if ("advance" in data) == ("set" in data):
+            raise invalid("Give one of advance (seconds) or set (epoch seconds).")
+        if "advance" in data:
+            step = _int(data, "advance", MAX_CLOCK_MOVE)
+        else:
+            target = _int(data, "set", 2**40)
+            assert target is not None
+            step = target - emulator.clock.now()
+            if not 0 <= step <= MAX_CLOCK_MOVE:
+                raise invalid(f"set must be from now to {MAX_CLOCK_MOVE // 86400} days ahead.", param="set")
+        emulator.clock.offset += step or 0
+        expired = emulator.expire_overdue()
+    return JSONResponse({"now": emulator.clock.now(), "offset": emulator.clock.offset, "expired": expired})
+
+
 async def reset(request: Request) -> JSONResponse:
     _emulator(request).reset()
     return JSONResponse({"reset": True})
@@ -224,6 +251,7 @@ routes = [
     Route("/_emulator/webhooks/flush", flush, methods=["POST"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/clock", clock, methods=["GET", "POST"]),
     Route("/_emulator/checkout/sessions/{id}/pay", pay, methods=["POST"]),
     Route("/_emulator/checkout/sessions/{id}/async_payment", async_payment, methods=["POST"]),
     Route("/_emulator/charges/{id}/dispute", dispute, methods=["POST"]),

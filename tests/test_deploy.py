@@ -35,7 +35,7 @@ def test_the_template_keeps_the_seed_table_and_points_at_real_handlers():
     # Read, not imported: importing it builds the app and Mangum's event loop in this process.
     source = ast.parse((ROOT / "lambda_handler.py").read_text())
     functions = {node.name for node in source.body if isinstance(node, ast.FunctionDef)}
-    for name in ("GatewayFunction", "SyncFunction"):
+    for name in ("GatewayFunction", "SyncFunction", "StockSweepFunction"):
         module, function = template["Resources"][name]["Properties"]["Handler"].split(".")
         assert module == "lambda_handler" and function in functions
 
@@ -68,7 +68,7 @@ def test_the_lambda_package_is_the_code_and_base_dependencies_only(tmp_path):
         assert unwanted not in tops, unwanted
     assert not [n for n in files if n.endswith(("gateway.db", "dev-secrets.json", ".pyc"))]
     template = (ROOT / "deploy" / "template.yaml").read_text()
-    assert template.count("BuildMethod: makefile") == 2 and "Runtime: python3.13" in template
+    assert template.count("BuildMethod: makefile") == 3 and "Runtime: python3.13" in template
 
 
 SERVE_FROM_PACKAGE = r'''
