@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from stripe_emulator import clock as clock_module
 from stripe_emulator.checkout.settle import open_session, settle, settle_async
 from stripe_emulator.errors import invalid, missing
 from stripe_emulator.forms import decode
@@ -147,9 +148,10 @@ MAX_CLOCK_MOVE = 400 * 86400
 
 
 async def clock(request: Request) -> JSONResponse:
-    """GET: the emulator's now. POST {advance: seconds} or {set: epoch seconds}: move it
-    (forward only: Stripe's time never runs back), then expire every open session now past
-    its expires_at, each with checkout.session.expired. Answers {now, offset, expired}."""
+    """GET: the emulator's now. POST {advance: seconds} (forward) or {set: epoch seconds}
+    (anywhere from the real time on: back to it ends a test's time travel; what expired
+    stays expired), then expire every open session now past its expires_at, each with
+    checkout.session.expired. Answers {now, offset, expired}."""
     emulator = _emulator(request)
     expired = 0
     if request.method == "POST":
@@ -158,14 +160,15 @@ async def clock(request: Request) -> JSONResponse:
         if ("advance" in data) == ("set" in data):
             raise invalid("Give one of advance (seconds) or set (epoch seconds).")
         if "advance" in data:
-            step = _int(data, "advance", MAX_CLOCK_MOVE)
+            offset = emulator.clock.offset + (_int(data, "advance", MAX_CLOCK_MOVE) or 0)
         else:
             target = _int(data, "set", 2**40)
             assert target is not None
-            step = target - emulator.clock.now()
-            if not 0 <= step <= MAX_CLOCK_MOVE:
-                raise invalid(f"set must be from now to {MAX_CLOCK_MOVE // 86400} days ahead.", param="set")
-        emulator.clock.offset += step or 0
+            offset = target - clock_module.Clock().now()
+        if not 0 <= offset <= MAX_CLOCK_MOVE:
+            raise invalid(f"The clock runs from the real time to {MAX_CLOCK_MOVE // 86400} days ahead.",
+                          param="set" if "set" in data else "advance")
+        emulator.clock.offset = offset
         expired = emulator.expire_overdue()
     return JSONResponse({"now": emulator.clock.now(), "offset": emulator.clock.offset, "expired": expired})
 
