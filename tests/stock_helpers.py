@@ -14,7 +14,8 @@ UNCOUNTED = "E-FRINGE"  # left without `stock`: unlimited
 QUOTE = """mutation($items: [CartItemInput!]!) { createCartQuote(input: {items: $items}) {
   quote { signature items { sku available } } userErrors { code message } } }"""
 CHECKOUT = """mutation($sig: ID!, $email: String) {
-  createCheckoutSession(input: {quoteSignature: $sig, email: $email}) { checkoutSession { id url status expiresAt } userErrors { field code message } } }"""
+  createCheckoutSession(input: {quoteSignature: $sig, email: $email}) {
+    checkoutSession { id url status expiresAt } userErrors { field code message } } }"""
 SET_STOCK = """mutation($sku: String!, $n: Int!) { setStock(input: {sku: $sku, onHand: $n}) {
   product { sku onHand reserved available sold } userErrors { field code message } } }"""
 ADMIN_PRODUCTS = "{ adminProducts { sku tracked onHand reserved available sold } }"

@@ -70,13 +70,14 @@ def test_five_in_stock_and_three_lines_per_cart_never_sell_more_than_held(shop):
     pieces = ("BR-PEARL", "BR-CHARM", "BR-CUFF")
     for sku in pieces:
         set_stock(shop, sku, 5)
-    carts = [[{"sku": sku, "quantity": 1 + (n + i) % 2} for i, sku in enumerate(pieces)] for n in range(12)]
+    carts: list[list[dict]] = [[{"sku": sku, "quantity": 1 + (n + i) % 2} for i, sku in enumerate(pieces)]
+                               for n in range(12)]
     signatures = [quote(shop, cart) for cart in carts]
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(lambda n: checkout(shop.url, signatures[n], f"three{n}@example.com"), range(12)))
     made = [(n, r["checkoutSession"]["id"]) for n, r in enumerate(results) if r["checkoutSession"]]
-    held = {sku: sum(next(line["quantity"] for line in carts[n] if line["sku"] == sku) for n, _ in made)
-            for sku in pieces}
+    held: dict[str, int] = {sku: sum(int(line["quantity"]) for n, _ in made for line in carts[n] if line["sku"] == sku)
+                            for sku in pieces}
     assert made and all(units <= 5 for units in held.values())
     for sku in pieces:
         assert counts(shop, sku) == (5, held[sku], 5 - held[sku], 0)

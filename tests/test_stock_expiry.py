@@ -167,9 +167,8 @@ def test_a_storm_of_duplicate_and_out_of_order_events_keeps_the_counts_consisten
         paid, expired, still_open = (hold_one(shop, "E-PEARL-STUD", f"storm{n}@example.com") for n in range(3))
         pay(shop, paid["id"])
         shop.stripe().v1.checkout.sessions.expire(expired["id"])
-        kinds = [("checkout.session.completed", paid["id"]), ("checkout.session.async_payment_succeeded", paid["id"]),
-                 ("checkout.session.async_payment_failed", paid["id"]), ("checkout.session.expired", expired["id"]),
-                 ("checkout.session.completed", expired["id"]), ("checkout.session.async_payment_failed", expired["id"])]
+        kinds = [(f"checkout.session.{kind}", session["id"]) for session in (paid, expired)
+                 for kind in ("completed", "async_payment_succeeded", "async_payment_failed", "expired")]
         storm = [event(type_, session_id, n) for n in range(5) for type_, session_id in kinds]
         random.Random(19).shuffle(storm)
         with ThreadPoolExecutor(8) as pool:
