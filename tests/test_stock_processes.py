@@ -57,7 +57,8 @@ def test_two_processes_never_hold_or_sell_more_than_is_on_hand(two_gateways):
     pieces = ("BR-PEARL", "BR-CHARM", "BR-CUFF")
     for sku in pieces:
         assert gql(first, SET_STOCK, {"sku": sku, "n": 5}, admin)["data"]["setStock"]["userErrors"] == []
-    carts = [[{"sku": sku, "quantity": 1 + (n + i) % 2} for i, sku in enumerate(pieces)] for n in range(16)]
+    carts: list[list[dict]] = [[{"sku": sku, "quantity": 1 + (n + i) % 2} for i, sku in enumerate(pieces)]
+                               for n in range(16)]
     signatures = [gql(first, QUOTE, {"items": cart})["data"]["createCartQuote"]["quote"]["signature"]
                   for cart in carts]
     with ThreadPoolExecutor(16) as pool:
