@@ -123,8 +123,13 @@ def test_a_late_completed_for_a_released_hold_is_flagged_not_oversold(shop, capl
     assert pay(shop, late["id"]).status_code == 200
     wait_until(lambda: order_status(shop, late["id"]) == "OUT_OF_STOCK", timeout=10)
     assert counts(shop, "N-BLU") == (1, 1, 0, 0)  # the other shopper's hold intact: nothing oversold
-    assert any(getattr(r, "kind", None) == "order_out_of_stock" and r.orderId == late["id"]
-               for r in caplog.records)
+    from telemetry.logs import JsonLines
+    from tests.cloudwatch_filters import matches
+    from tests.test_lambda import template_filters
+
+    flagged = [JsonLines().format(r) for r in caplog.records
+               if getattr(r, "kind", None) == "order_out_of_stock" and r.orderId == late["id"]]
+    assert len(flagged) == 1 and matches(template_filters()["OrdersOutOfStock"], flagged[0])  # the alarm's
     metrics = shop.http.get("/metrics").text
     assert "gateway_orders_out_of_stock_total" in metrics
     pay(shop, other["id"])
