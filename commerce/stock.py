@@ -92,6 +92,11 @@ async def stock_levels(store: Store, catalog: Catalog, skus: Iterable[str]) -> d
             for sku in tracked}
 
 
+def levels_of(catalog: Catalog, records: dict[str, StockRecord | None]) -> dict[str, StockRecord]:
+    """Records read elsewhere (a loader), the missing ones as the catalog seeds them."""
+    return {sku: record or _seed(catalog, sku) for sku, record in records.items()}
+
+
 def available_of(catalog: Catalog, sku: str, levels: dict[str, StockRecord]) -> int | None:
     """How many of a SKU can be bought now (a bundle: as many as its scarcest part allows);
     None when unlimited."""

@@ -3,10 +3,9 @@ counts, and setStock). The caller has checked the admin role."""
 
 from __future__ import annotations
 
-from commerce.stock import available_of, skus_behind
+from commerce.stock import available_of, levels_of, skus_behind
 from commerce.stock_admin import StockView, set_stock, stock_views
 from resolvers.refusals import Refused, refusals
-from store.records.stock import StockRecord
 from web.context import Context
 
 
@@ -18,9 +17,7 @@ async def available(context: Context, sku: str) -> int | None:
     if not parts:
         return None
     records = await context.loaders.stock_by_sku.load_many(parts)
-    levels = {part: record or StockRecord.seed(part, catalog.get(part).stock or 0)  # type: ignore[union-attr]
-              for part, record in zip(parts, records, strict=True)}
-    return available_of(catalog, sku, levels)
+    return available_of(catalog, sku, levels_of(catalog, dict(zip(parts, records, strict=True))))
 
 
 async def admin_products(context: Context) -> list[StockView]:
