@@ -60,6 +60,9 @@ class Shortage:
 
     @property
     def message(self) -> str:
+        if self.wanted == 0:
+            return (f"This cart holds more different pieces than one checkout can reserve "
+                    f"(at most {TRANSACT_LIMIT - 2}); split the order.")
         if self.left <= 0:
             return f"{self.name} ({self.sku}) is sold out."
         return f"Only {self.left} of {self.name} ({self.sku}) left; this cart needs {self.wanted}."
