@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 
-build-GatewayFunction build-SyncFunction build-EmailFunction:
+build-GatewayFunction build-SyncFunction build-EmailFunction build-StockSweepFunction:
 	$(PYTHON) deploy/package_lambda.py "$(ARTIFACTS_DIR)"
 
-.PHONY: build-GatewayFunction build-SyncFunction build-EmailFunction
+.PHONY: build-GatewayFunction build-SyncFunction build-EmailFunction build-StockSweepFunction

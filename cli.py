@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                             "1: some failed and wait for a retry, or the store failed; 2: configuration)")
     emails.add_argument("--json", action="store_true", help="print the report as JSON")
     emails.set_defaults(run=_send_emails)
+    sweep = commands.add_parser("sweep-stock",
+                                help="give back the stock held by checkouts whose sessions are past their expiry")
+    sweep.set_defaults(run=_sweep_stock)
 
     replay = commands.add_parser("replay-dead-letters",
                                  help="reprocess webhook events kept as dead letters, and report")
@@ -428,6 +431,35 @@ def _send_emails(args: argparse.Namespace) -> int:
 def scheduled_emails() -> dict:
     """For the schedule (deploy/template.yaml's EmailFunction): one drain of the outbox."""
     return asyncio.run(_drain_outbox(load_settings()))
+
+
+def _sweep_stock(args: argparse.Namespace) -> int:
+    async def work(settings, store, payments) -> int:
+        from jobs.stock_sweep import sweep_stock
+        from store.base import now_epoch
+
+        report = await sweep_stock(store, payments, now=now_epoch())
+        print(f"looked at {report.looked_at} overdue holds: {report.released} released, {report.sold} sold, "
+              f"{report.kept} kept (delayed payments settling)")
+        return 0
+
+    return _run_against_stripe("sweep-stock", work)
+
+
+def scheduled_stock_sweep() -> dict:
+    """For the schedule (deploy/template.yaml: StockSweepFunction): one stock sweep."""
+    from dataclasses import asdict
+
+    from jobs.stock_sweep import sweep_stock
+    from store.base import now_epoch
+
+    settings = load_settings()
+
+    async def run() -> dict:
+        async with _backends(settings) as (store, payments):
+            return asdict(await sweep_stock(store, payments, now=now_epoch()))
+
+    return asyncio.run(run())
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -35,3 +35,10 @@ def scheduled_emails_handler(event: dict[str, Any], context: Any) -> dict[str, A
     from cli import scheduled_emails
 
     return scheduled_emails()
+
+
+def scheduled_stock_sweep_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The stock sweep's schedule (deploy/template.yaml: StockSweepFunction)."""
+    from cli import scheduled_stock_sweep
+
+    return scheduled_stock_sweep()

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
+MAX_STOCK = 1_000_000  # on hand of one piece: a typo guard (setStock takes no more either)
 MAX_PRICE = 1_000_000  # 10,000.00 in minor units: a typo guard, far above any real piece
 Text = Field(min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$")
 
@@ -35,6 +36,7 @@ class _Entry(BaseModel):
 
 class ProductEntry(_Entry):
     category: Literal["necklaces", "earrings", "bracelets", "rings", "accessories"]
+    stock: int | None = Field(None, ge=0, le=MAX_STOCK)  # the starting quantity; absent: unlimited
     variantGroup: str | None = Field(None, pattern=SKU_PATTERN)
     variantName: str | None = Field(None, min_length=1, max_length=60)
 
@@ -93,6 +95,7 @@ class Product:
     variant_group: str | None = None
     variant_name: str | None = None
     bundle_items: tuple[tuple[str, int], ...] = ()
+    stock: int | None = None  # the catalog's starting quantity; None: not tracked (unlimited)
 
     @property
     def is_bundle(self) -> bool:
@@ -108,12 +111,24 @@ class Catalog:
     def get(self, sku: str) -> Product | None:
         return self._by_sku.get(sku)
 
+    def stock_units(self, sku: str, quantity: int) -> tuple[tuple[str, int], ...]:
+        """The tracked pieces `quantity` of a SKU takes from stock: itself, or a bundle's
+        parts; untracked (unlimited) pieces are left out."""
+        product = self._by_sku[sku]
+        parts = product.bundle_items or ((sku, 1),)
+        return tuple((part, per * quantity) for part, per in parts if self._by_sku[part].stock is not None)
+
+    @property
+    def tracked(self) -> tuple[Product, ...]:
+        """The pieces whose stock is counted."""
+        return tuple(p for p in self.products if p.stock is not None)
+
     @classmethod
     def from_file(cls, data: CatalogFile) -> Catalog:
         prices = {p.sku: p.price for p in data.products}
         products = [
             Product(p.sku, p.name, p.price, p.price, data.currency, p.active, p.category,
-                    p.description, p.images, p.variantGroup, p.variantName)
+                    p.description, p.images, p.variantGroup, p.variantName, stock=p.stock)
             for p in data.products
         ]
         products += [

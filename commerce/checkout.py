@@ -23,12 +23,15 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
+from commerce.catalog import Catalog
 from commerce.catalog_sync import CatalogMap
 from commerce.customers import ensure_customer
 from commerce.errors import ErrorCode
+from commerce.holds import hold_for_checkout, release_for_session, release_generation
 from commerce.orders import expected_charge
 from commerce.pricing import PricedLine
 from commerce.quotes import EXPIRED_QUOTE_KEPT_SECONDS, Quote, QuoteRejected, refuse_expired
+from commerce.stock import release
 from payments import SOURCE, CheckoutSession, IdempotencyConflict, NotFound, Payments
 from settings import ShippingRate
 from store import Store, keys
@@ -40,6 +43,7 @@ from store.records import (
     get_record,
     put_record,
 )
+from store.records.stock import Reservation
 
 MAX_SESSION_LIFETIME = 24 * 3600
 MIN_SESSION_LIFETIME = 30 * 60  # Stripe's window for expires_at, from the session's creation
@@ -94,14 +98,20 @@ def checkout_owner(user_id: str | None, guest_email: str | None) -> str:
 async def checkout_for_quote(
     store: Store, payments: Payments, prices: CatalogMap, config: CheckoutConfig, quote: Quote,
     *, user_id: str | None, user_email: str | None, guest_email: str | None, now: int,
+    catalog: Catalog,
 ) -> SessionView:
     """The quote's live session (even once the quote has expired), or a new one for an
     unexpired quote (QuoteRejected otherwise). The caller has checked the quote is genuine.
-    Only the quote's owner (its first checkout's) gets either: QUOTE_IN_USE for anyone else."""
+    Only the quote's owner (its first checkout's) gets either: QUOTE_IN_USE for anyone else.
+
+    A new session holds the quote's counted pieces first (commerce/stock.py: one
+    transaction, all or none; OUT_OF_STOCK and no Stripe call when short), so no session
+    exists without its stock; the hold is given back if the session cannot be made. A
+    retry or a racer of the same generation finds the hold made and reuses it."""
     if user_id:
         guest_email = None  # ignored for signed-in users (the schema says so)
     owner = checkout_owner(user_id, guest_email)
-    claim, records = await quote_checkouts(store, quote.signature)
+    claim, records, holds = await quote_checkouts(store, quote.signature)
     if claim is None:
         refuse_expired(quote, now)
         claim = await _claim(store, quote, owner)
@@ -116,28 +126,43 @@ async def checkout_for_quote(
             return session_view(session)
         # expired, or its delayed payment failed: a new session while the quote is valid
         generation = latest.generation + 1
+        if session is not None:  # dead at Stripe: its hold goes back now, whenever its event comes
+            await release_generation(store, holds, latest.generation, now=now, why=f"session {session.status}")
     refuse_expired(quote, now)
+    hold = await hold_for_checkout(store, catalog, quote, holds, generation=generation,
+                                   hold_until=session_expiry(quote, config), now=now)
+    try:
+        return await _new_session(store, payments, prices, config, quote, generation, hold, user_id=user_id,
+                                  user_email=user_email, guest_email=guest_email, owner=owner, now=now)
+    except IdempotencyConflict:
+        # Another request of the same owner made this generation's session with other
+        # parameters (a replica with other settings): that session is the answer.
+        return await _winners_session(store, payments, quote.signature, generation)
+    except Exception:
+        if hold is not None:  # no session to hold for (one Stripe made unseen is never handed out)
+            await release(store, hold, now=now, why="the session could not be made")
+        raise
+
+
+async def _new_session(store: Store, payments: Payments, prices: CatalogMap, config: CheckoutConfig,
+                       quote: Quote, generation: int, hold: Reservation | None, *, user_id: str | None,
+                       user_email: str | None, guest_email: str | None, owner: str, now: int) -> SessionView:
     customer = await ensure_customer(store, payments, user_id, user_email, now) if user_id else None
     params = session_params(quote, prices, config, user_id=user_id, customer=customer,
                             email=None if customer else guest_email)
     key = f"checkout-{quote.signature}-{generation}"
     try:
-        try:
-            session = await payments.create_checkout_session(params, idempotency_key=key)
-        except NotFound as exc:
-            if not (customer and user_id and exc.param == "customer"):  # a customer only for a user
-                raise
-            # The stored customer is gone from this Stripe account (deleted, or the keys
-            # moved from test to live): make another, keep it, and check out with it.
-            customer = await ensure_customer(store, payments, user_id, user_email, now, replacing=customer)
-            params = session_params(quote, prices, config, user_id=user_id, customer=customer, email=None)
-            session = await payments.create_checkout_session(params, idempotency_key=f"{key}-{customer}")
-    except IdempotencyConflict:
-        # Another request of the same owner made this generation's session with other
-        # parameters (a replica with other settings): that session is the answer.
-        return await _winners_session(store, payments, quote.signature, generation)
+        session = await payments.create_checkout_session(params, idempotency_key=key)
+    except NotFound as exc:
+        if not (customer and user_id and exc.param == "customer"):  # a customer only for a user
+            raise
+        # The stored customer is gone from this Stripe account (deleted, or the keys
+        # moved from test to live): make another, keep it, and check out with it.
+        customer = await ensure_customer(store, payments, user_id, user_email, now, replacing=customer)
+        params = session_params(quote, prices, config, user_id=user_id, customer=customer, email=None)
+        session = await payments.create_checkout_session(params, idempotency_key=f"{key}-{customer}")
     await _check_totals(payments, session, quote)
-    await _record(store, quote, session, generation, user_id, guest_email, owner, now)
+    await _record(store, quote, session, generation, user_id, guest_email, owner, now, hold)
     return session_view(session)
 
 
@@ -148,14 +173,18 @@ def payment_failed(session: CheckoutSession) -> bool:
             and session.intent.status in ("requires_payment_method", "canceled"))
 
 
-async def quote_checkouts(store: Store, signature: str) -> tuple[QuoteClaim | None, list[QuoteSession]]:
-    """The quote's claim and its session records (latest generation first), in one query."""
+async def quote_checkouts(store: Store, signature: str
+                          ) -> tuple[QuoteClaim | None, list[QuoteSession], list[Reservation]]:
+    """The quote's claim, its session records (latest generation first) and its stock
+    holds, in one query."""
     page = await store.query(keys.quote(signature).pk, limit=100)
     claim_key = keys.quote_claim(signature)
     claim = next((QuoteClaim.from_item(item) for item in page.items if keys.key_of(item) == claim_key), None)
     records = [QuoteSession.from_item(item) for item in page.items
                if keys.key_of(item).sk.startswith(keys.SESSION_PREFIX)]
-    return claim, sorted(records, key=lambda record: record.generation, reverse=True)
+    holds = [Reservation.from_item(item) for item in page.items
+             if keys.key_of(item).sk.startswith(keys.RESERVATION_PREFIX)]
+    return claim, sorted(records, key=lambda record: record.generation, reverse=True), holds
 
 
 async def quote_sessions(store: Store, signature: str) -> list[QuoteSession]:
@@ -187,13 +216,15 @@ async def _winners_session(store: Store, payments: Payments, signature: str, gen
 
 
 def session_record(session_id: str, quote_signature: str, *, user_id: str | None,
-                   guest_email: str | None, owner: str, expected: ExpectedCharge, now: int) -> CheckoutRecord:
+                   guest_email: str | None, owner: str, expected: ExpectedCharge, now: int,
+                   hold: Reservation | None = None) -> CheckoutRecord:
     """SESSION#{id}: the proof this gateway made the session, whose order it is (never the
-    session's metadata) and what it must charge (`commerce.orders.expected_charge`).
-    commerce.orders makes orders only from sessions with this record."""
+    session's metadata), what it must charge (`commerce.orders.expected_charge`) and the
+    stock hold it sells. commerce.orders makes orders only from sessions with this record."""
     return CheckoutRecord(
         session_id, quote_signature, user_id or None,
-        keys.guest_email(guest_email) if guest_email and not user_id else None, owner, expected, now)
+        keys.guest_email(guest_email) if guest_email and not user_id else None, owner, expected, now,
+        (hold.generation, hold.attempt) if hold is not None else None)
 
 
 def session_params(
@@ -277,19 +308,20 @@ async def _check_totals(payments: Payments, session: CheckoutSession, quote: Quo
 
 
 async def _record(store: Store, quote: Quote, session: CheckoutSession, generation: int, user_id: str | None,
-                  guest_email: str | None, owner: str, now: int) -> None:
+                  guest_email: str | None, owner: str, now: int, hold: Reservation | None) -> None:
     expected = expected_charge(quote.cart.currency, quote.cart.total,
                                [(line.unit_price, line.quantity) for line in quote.cart.lines],
                                saving=quote.cart.discount)
     await put_record(store, session_record(session.id, quote.signature, user_id=user_id, guest_email=guest_email,
-                                           owner=owner, expected=expected, now=now))
+                                           owner=owner, expected=expected, now=now, hold=hold))
     await put_record(store, QuoteSession(quote.signature, session.id, session.status, session.url, generation,
                                          session.expires_at, now))
 
 
 async def session_expired(store: Store, session_id: str) -> bool:
     """A session expired unpaid (checkout.session.expired): its quote's record says so, so
-    the quote's next checkout makes a new one. False for a session this gateway did not make."""
+    the quote's next checkout makes a new one, and its stock hold is given back. False for
+    a session this gateway did not make."""
     pointer = await get_record(store, CheckoutRecord, keys.session_pointer(session_id))
     if pointer is None:
         return False
@@ -298,4 +330,5 @@ async def session_expired(store: Store, session_id: str) -> bool:
     record = await get_record(store, QuoteSession, keys.quote_session(pointer.quote_signature, session_id))
     if record is not None and record.status != "expired":
         await put_record(store, replace(record, status="expired", checkout_url=None))
+    await release_for_session(store, pointer, why="session expired")
     return True

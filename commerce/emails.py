@@ -1,7 +1,8 @@
 """Which messages an order owes its shopper, recorded in the outbox.
 
     kind          due when                                    ref           guard
-    confirmation  the order is paid (not NEEDS_REVIEW)        confirmation  placed within EMAIL_MAX_AGE_HOURS
+    confirmation  the order is paid (not NEEDS_REVIEW, not        confirmation  placed within EMAIL_MAX_AGE_HOURS
+                  OUT_OF_STOCK: the shop decides those first)
     shipping      fulfilment is SHIPPED (or DELIVERED)        shipping      shipped within EMAIL_MAX_AGE_HOURS
     refund        a refund that counts (pending, succeeded)   the refund id order placed within
                                                                             EMAIL_REFUND_MAX_AGE_DAYS
@@ -74,7 +75,7 @@ class Due:
 def due_messages(order: Order, now: int, policy: Policy | None = None) -> list[Due]:
     """What the order owes its shopper as it is now (recorded or not)."""
     policy = policy or _policy
-    if not order.email or order.review:
+    if not order.email or order.review or order.status == "OUT_OF_STOCK":
         return []
     due = []
     if order.facts.paid and now - order.created_at <= policy.max_age_seconds:

@@ -28,6 +28,8 @@ class ErrorCode(str, Enum):
     REFUND_TOO_LARGE = "REFUND_TOO_LARGE"  # more than total - refunded - charged back
     REFUND_REFUSED = "REFUND_REFUSED"  # Stripe would not make it
     ORDER_ALREADY_SHIPPED = "ORDER_ALREADY_SHIPPED"  # cancelOrder after shipping
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # not enough of a piece left for this checkout
+    NOT_STOCKED = "NOT_STOCKED"  # setStock on a SKU whose stock is not counted (or a bundle)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ is kept by id with its Stripe status, mapped here, and only here, to what it mea
              DISPUTED            paid, a dispute or an inquiry open
              REFUNDED            paid, refunded + charged back >= total
              PARTIALLY_REFUNDED  paid, 0 < refunded + charged back < total
+             OUT_OF_STOCK        paid otherwise, but its pieces could not be had (commerce/stock.py)
              PAID                paid otherwise (a won dispute included)
              NEEDS_REVIEW        whatever the facts, when the session did not match its quote
 
@@ -52,7 +53,7 @@ __all__ = ["COUNTED_REFUNDS", "DISPUTE_RANK", "DISPUTE_STATE", "LEGACY_DISPUTE_R
            "Movement", "status_of"]
 
 
-def status_of(facts: Facts, total: int, *, review: bool = False) -> str:
+def status_of(facts: Facts, total: int, *, review: bool = False, short: bool = False) -> str:
     if review:
         return "NEEDS_REVIEW"
     if not facts.paid:
@@ -62,4 +63,6 @@ def status_of(facts: Facts, total: int, *, review: bool = False) -> str:
     returned = facts.refunded + facts.charged_back
     if (facts.dispute == "lost" and not facts.disputes) or (total > 0 and returned >= total):
         return "REFUNDED"
+    if short:
+        return "OUT_OF_STOCK"
     return "PARTIALLY_REFUNDED" if returned > 0 else "PAID"

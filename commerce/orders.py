@@ -36,6 +36,7 @@ from dataclasses import replace
 
 from commerce.emails import queue_due_messages
 from commerce.facts import Facts, status_of
+from commerce.holds import PENDING, SHORT, stock_for_order
 from commerce.timeline import fact_events, with_events, with_fact_events
 from payments import SESSION_ID, SOURCE, CheckoutSession, LineItem, Payments
 from store import Store, keys
@@ -56,14 +57,14 @@ from store.records import (
     version_at,
 )
 from store.records.profiles import GUEST_ORDERS
-from telemetry.metrics import ORDERS_NEEDING_REVIEW, log_line
+from telemetry.metrics import ORDERS_NEEDING_REVIEW, ORDERS_OUT_OF_STOCK, log_line
 
 log = logging.getLogger("gateway.orders")
 
 
 def order_status(order: Order, facts: Facts) -> str:
     """The status a stored order should have with these facts."""
-    return status_of(facts, order.total, review=order.review)
+    return status_of(facts, order.total, review=order.review, short=order.stock == SHORT)
 
 
 def shown(order: Order) -> Order:
@@ -131,17 +132,24 @@ async def find_order(store: Store, order_id: str) -> Order | None:
 async def apply_facts(store: Store, order: Order, facts: Facts) -> Order:
     """Merge facts into the stored order (a versioned write, redone on conflict). An item
     re-read on conflict that cannot be read raises Unreadable: a person must look at it."""
+    stock = await _stock_when_paid(store, order, facts)
+
     def change(current: Order) -> Order | None:
         merged = current.facts.merge(facts)
+        settled = stock is not None and current.stock == PENDING
+        if settled:
+            current = replace(current, stock=stock)
         status = order_status(current, merged)
         by_hand = current.set_by_hand  # kept: only facts are ours to change
-        if merged == current.facts and (by_hand or current.status == status):
+        if not settled and merged == current.facts and (by_hand or current.status == status):
             return None  # also repairs a status that disagrees with its facts
         changed = replace(current, facts=merged, refunded=merged.refunded, charged_back=merged.charged_back,
                           status=current.status if by_hand else status)
         return with_fact_events(current, changed, now_epoch())  # the timeline, in the same write
 
     updated = await update_record(store, order, change)
+    if stock == SHORT and order.stock == PENDING:
+        _flag_short(updated)
     await project(store, updated)  # also repairs a listing copy a crash left behind
     await queue_due_messages(store, updated)  # and a message a crash left unrecorded
     return updated
@@ -196,10 +204,28 @@ async def _count_guest_order(store: Store, order: Order) -> None:
                         expires_at=now_epoch() + GUEST_COUNTER_SECONDS)
 
 
+async def _stock_when_paid(store: Store, order: Order, facts: Facts) -> str | None:
+    """An order paid now (a delayed payment settling) whose hold is pending: sold, or short."""
+    if order.stock != PENDING or not order.facts.merge(facts).paid:
+        return None
+    record = await get_record(store, CheckoutRecord, keys.session_pointer(order.order_id))
+    return await stock_for_order(store, record, paid=True) if record is not None else SHORT
+
+
+def _flag_short(order: Order) -> None:
+    if order.stock == SHORT:
+        ORDERS_OUT_OF_STOCK.inc()
+        log.warning("order %s is paid but its pieces could not be had (OUT_OF_STOCK)", order.order_id)
+        log_line("order_out_of_stock", orderId=order.order_id, total=order.total, currency=order.currency,
+                 items=[[line.sku, line.quantity] for line in order.items])
+
+
 async def _new_order(store: Store, payments: Payments, session: CheckoutSession, facts: Facts,
                      record: CheckoutRecord) -> tuple[Order, bool]:
     """The order written now (then True), or the one a concurrent caller wrote first."""
     order = await build_order(payments, session, facts, record=record)
+    stock = await stock_for_order(store, record, paid=facts.paid)  # the hold sold (once), or pending
+    order = replace(order, stock=stock, status=status_of(facts, order.total, short=stock == SHORT))
     problem = await _mismatch(store, session, order, record)
     if problem is not None:
         order = replace(order, review=True, review_reason=problem, status="NEEDS_REVIEW",
@@ -210,6 +236,7 @@ async def _new_order(store: Store, payments: Payments, session: CheckoutSession,
         stored = await find_order(store, session.id)
         assert stored is not None
         return stored, False
+    _flag_short(order)
     if problem is not None:
         ORDERS_NEEDING_REVIEW.inc()
         log.warning("order %s needs review: %s", session.id, problem)

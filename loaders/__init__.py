@@ -15,6 +15,7 @@ from payments import Payments
 from store import Store, keys
 from store.base import encode_cursor
 from store.records import CheckoutRecord, Order, Profile, guest_order_count, readable, record_of
+from store.records.stock import StockRecord
 
 MAX_BATCH = 100
 
@@ -98,6 +99,18 @@ class OrderPageByUserLoader(DataLoader):
                 for page in pages]
 
 
+class StockBySkuLoader(DataLoader):
+    """Pieces' stock records (None: the store has none yet), in one batch read per request."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(max_batch_size=MAX_BATCH)
+        self.store = store
+
+    async def batch_load_fn(self, skus: list[str]) -> list[StockRecord | None]:
+        found = await self.store.batch_get([keys.stock(sku) for sku in skus])
+        return [record_of(found, keys.stock(sku), StockRecord) for sku in skus]
+
+
 class Loaders:
     """Made for every request, built on first use: most requests need one loader or none."""
 
@@ -116,3 +129,7 @@ class Loaders:
     @cached_property
     def order_page_by_user(self) -> OrderPageByUserLoader:
         return OrderPageByUserLoader(self.store)
+
+    @cached_property
+    def stock_by_sku(self) -> StockBySkuLoader:
+        return StockBySkuLoader(self.store)

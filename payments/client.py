@@ -154,8 +154,14 @@ class Payments:
         data = await self._request("get", "/v1/checkout/sessions", payment_intent=payment_intent, limit=1)
         return CheckoutSession.from_json(data["data"][0]) if data["data"] else None
 
-    async def expire_session(self, session_id: str) -> None:
-        await self._request("post", f"/v1/checkout/sessions/{session_id}/expire")
+    async def expire_session(self, session_id: str) -> bool:
+        """Expire an open session: True; False when Stripe refuses because it is no longer
+        open (completed or expired meanwhile: read it again to know which)."""
+        try:
+            await self._request("post", f"/v1/checkout/sessions/{session_id}/expire")
+        except stripe.InvalidRequestError:
+            return False
+        return True
 
     # ---- customers, charges, refunds, disputes, events ---------------------------
 

@@ -29,7 +29,7 @@ async def create_checkout_session(
         return await checkout_for_quote(
             services.store, services.payments, services.prices, services.checkout, quote,
             user_id=viewer.user_id if viewer else None, user_email=viewer.email if viewer else None,
-            guest_email=email, now=now_epoch(),
+            guest_email=email, now=now_epoch(), catalog=services.catalog,
         )
     except QuoteRejected as rejected:
         return refusal(("input", "quoteSignature"), rejected.code, rejected.message)

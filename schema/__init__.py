@@ -16,6 +16,7 @@ import resolvers.limits as limits
 import resolvers.orders as order_resolvers
 import resolvers.profile as profile_resolvers
 import resolvers.quotes as quote_resolvers
+import resolvers.stock as stock_resolvers
 from commerce.errors import ErrorCode
 from commerce.quotes import QuoteRejected
 from schema.admin import REPORT_COUNTS, SyncOrdersInput, SyncOrdersPayload
@@ -30,6 +31,7 @@ from schema.orders import Order
 from schema.permissions import admin, own_data_or_null, signed_in
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
+from schema.stock import AdminProduct, SetStockInput, SetStockPayload
 from schema.types import payload
 from store import records
 
@@ -75,6 +77,11 @@ class Query:
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await order_resolvers.order(info.context, id)
         return Order.from_record(found) if found else None
+
+    @strawberry.field(description="Admin only: every product with its stock counts (one store read).",
+                      extensions=[admin("Sign in as an admin to see stock.", "Stock needs the admin role.")])
+    async def admin_products(self, info: Info) -> list[AdminProduct]:
+        return [AdminProduct.of(view) for view in await stock_resolvers.admin_products(info.context)]
 
 
 @strawberry.type
@@ -157,6 +164,14 @@ class Mutation:
 
 def _staff_order(order: records.Order) -> Order:
     return Order.from_record(order, staff=True)
+
+
+    @strawberry.mutation(description=(
+        "Admin only: set how many of a counted piece are on hand. Open checkouts keep what they hold."),
+                         extensions=[admin("Sign in as an admin to set stock.", "Setting stock needs the admin role.")])
+    async def set_stock(self, info: Info, input: SetStockInput) -> SetStockPayload:
+        result = await stock_resolvers.set_stock_of(info.context, input.sku, input.on_hand)
+        return payload(SetStockPayload, result, product=AdminProduct.of)
 
 
 class GatewaySchema(strawberry.Schema):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
+import resolvers.stock as stock_resolvers
 from commerce.catalog import Product as CatalogProduct
 from schema.types import Money, money
 
@@ -31,6 +33,17 @@ class Product:
         description="The parts bought separately; equal to price unless a bundle."
     )
     bundle_items: list[BundleItem] = strawberry.field(description="Empty unless a bundle.")
+
+    @strawberry.field(description=(
+        "How many can be bought now (a bundle: as many as its scarcest part allows); null when "
+        "unlimited. Checkouts in progress hold theirs; nothing is reserved by asking."))
+    async def available(self, info: Info) -> int | None:
+        return await stock_resolvers.available(info.context, self.sku)
+
+    @strawberry.field(description="False when sold out (available is 0); true for unlimited products.")
+    async def in_stock(self, info: Info) -> bool:
+        left = await stock_resolvers.available(info.context, self.sku)
+        return left is None or left > 0
 
     @classmethod
     def of(cls, p: CatalogProduct) -> Product:

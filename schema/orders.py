@@ -23,6 +23,9 @@ class OrderStatus(Enum):
     DISPUTED = "DISPUTED"
     NEEDS_REVIEW = strawberry.enum_value("NEEDS_REVIEW", description=(
         "The payment did not match its quote: the shop checks it before anything ships."))
+    OUT_OF_STOCK = strawberry.enum_value("OUT_OF_STOCK", description=(
+        "Paid, but the pieces its checkout held were given back (it expired first) or taken by a stock "
+        "change, and none is left: the shop refunds it or makes the piece. Never oversold."))
 
 
 @strawberry.type(description="A postal address.")

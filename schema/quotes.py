@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from strawberry.types import Info
 
+import resolvers.stock as stock_resolvers
 from commerce.quotes import Quote as SignedQuote
 from schema.types import Money, UserError, money
 
@@ -29,6 +31,12 @@ class QuoteItem:
     unit_price: Money = strawberry.field(description="What one unit costs here.")
     total: Money = strawberry.field(description="unitPrice x quantity: what this line charges.")
     discount: Money = strawberry.field(description="Bundle saving on this line (zero if none).")
+
+    @strawberry.field(description=(
+        "How many of this SKU can be bought now (null: unlimited). Shown, not reserved: "
+        "createCheckoutSession holds the pieces, or says OUT_OF_STOCK."))
+    async def available(self, info: Info) -> int | None:
+        return await stock_resolvers.available(info.context, self.sku)
 
 
 @strawberry.type(description=(

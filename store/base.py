@@ -12,11 +12,14 @@ import binascii
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from store.keys import EXPIRES_AT, Key
+
+if TYPE_CHECKING:
+    from store.transact import Op, Refused
 
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
@@ -59,6 +62,11 @@ class Store(Protocol):
         we replace) counts as version 0."""
 
     async def delete(self, key: Key) -> None: ...
+
+    async def transact(self, ops: Sequence[Op]) -> Refused | None:
+        """Every operation (store/transact.py: Put, Adjust, Delete, each on its own item,
+        at most 100) written together, or none: then Refused names the first whose
+        condition did not hold, with its item as it stood."""
 
     async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
         """Atomically add to an integer attribute (a counter), making the item if it is

@@ -38,7 +38,9 @@ from store.base import (
     now_epoch,
     unique_keys,
 )
-from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, VERSION, Key, key_of
+from store.dynamodb_transact import put_condition, transact
+from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, Key, key_of
+from store.transact import Op, Refused
 
 log = logging.getLogger("gateway.store")
 def client_config() -> Config:
@@ -151,19 +153,7 @@ class DynamoDBStore:
 
     async def put(self, item: Item, *, if_absent: bool = False, if_version: int | None = None) -> bool:
         check_put(item, if_absent, if_version)
-        params: dict[str, Any] = {"Item": to_wire(item)}
-        if if_version is not None:
-            matches = "(attribute_not_exists(#ver) OR #ver = :ver)" if if_version == 0 else "#ver = :ver"
-            params["ConditionExpression"] = (f"attribute_exists(#pk) AND {matches} "
-                                             "AND (attribute_not_exists(#exp) OR #exp > :now)")
-            params["ExpressionAttributeNames"] = {"#pk": PK, "#ver": VERSION, "#exp": EXPIRES_AT}
-            params["ExpressionAttributeValues"] = {":ver": {"N": str(if_version)},
-                                                   ":now": {"N": str(now_epoch())}}
-        elif if_absent:
-            # An expired item that TTL has not yet removed counts as absent.
-            params["ConditionExpression"] = "attribute_not_exists(#pk) OR #exp <= :now"
-            params["ExpressionAttributeNames"] = {"#pk": PK, "#exp": EXPIRES_AT}
-            params["ExpressionAttributeValues"] = {":now": {"N": str(now_epoch())}}
+        params: dict[str, Any] = {"Item": to_wire(item), **put_condition(if_absent, if_version, now_epoch())}
         try:
             await self._call("put_item", **params)
         except ClientError:
@@ -183,6 +173,11 @@ class DynamoDBStore:
 
     async def delete(self, key: Key) -> None:
         await self._call("delete_item", Key=_wire_key(key))
+
+    async def transact(self, ops: Sequence[Op]) -> Refused | None:
+        """One TransactWriteItems (store/dynamodb_transact.py), contention retried."""
+        return await transact(self._client, self._table, ops, serialize=_serializer.serialize,
+                              to_wire=to_wire, from_wire=from_wire)
 
     async def query(
         self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,

@@ -21,6 +21,10 @@ Kept from the system we replace (so the gateway drops into its existing table):
     email               EMAIL#{orderId}         {kind}#{ref}        (ours: a message to the shopper)
     email to send       OUTBOX                  EMAIL#{orderId}#{kind}#{ref}  (ours: pending only)
     refund request      REFUND#{orderId}        REQUEST#{digest}    (ours: a refund asked for, its Stripe key; expires)
+    stock               STOCK#{sku}             METADATA            (ours: on hand, reserved, available, sold)
+    reservation         QUOTE#{signature}       RESERVATION#{generation}#{attempt}  (ours: a checkout's hold)
+    open reservation    RESERVATIONS            {expiresAt:012d}#{signature}#{generation}#{attempt}
+                                                                    (ours: the sweep's list, by expiry)
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
@@ -186,6 +190,23 @@ def outbox_pointer(order_id: str, kind: str, ref: str) -> Key:
 def refund_request(order_id: str, digest: str) -> Key:
     """A refund the shop asked for (digest: of its amount and reason, or of the client's key)."""
     return Key(f"REFUND#{order_id}", f"REQUEST#{digest}")
+
+
+def stock(sku: str) -> Key:
+    return Key(f"STOCK#{sku}", "METADATA")
+
+
+RESERVATION_PREFIX = "RESERVATION#"
+OPEN_RESERVATIONS = "RESERVATIONS"  # one partition: ~1,000 checkouts a second (DynamoDB's per-partition writes)
+
+
+def reservation(signature: str, generation: int, attempt: int) -> Key:
+    return Key(f"QUOTE#{signature}", f"{RESERVATION_PREFIX}{generation}#{attempt}")
+
+
+def open_reservation(expires_at: int, signature: str, generation: int, attempt: int) -> Key:
+    """Sorted by when the hold ends, so the sweep reads only the overdue ones."""
+    return Key(OPEN_RESERVATIONS, f"{expires_at:012d}#{signature}#{generation}#{attempt}")
 
 
 STRIPE_SYNC = Key("SYSTEM", "STRIPE_SYNC")  # lastSyncAt, lastSyncCount (+ ours: run in progress)

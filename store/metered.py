@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from store.base import Item, Page, Store
 from store.keys import Key
+from store.transact import Op, Refused
 
 _request_calls: contextvars.ContextVar[Counter | None] = contextvars.ContextVar(
     "store_calls", default=None)
@@ -47,6 +48,10 @@ class MeteredStore:
     async def add(self, key: Key, attribute: str, amount: int, *, expires_at: int) -> int:
         self._count("add")
         return await self.inner.add(key, attribute, amount, expires_at=expires_at)
+
+    async def transact(self, ops: Sequence[Op]) -> Refused | None:
+        self._count("transact")
+        return await self.inner.transact(ops)
 
     async def delete(self, key: Key) -> None:
         self._count("delete")

@@ -33,6 +33,7 @@ from store.base import (
     unique_keys,
 )
 from store.keys import EXPIRES_AT, Key, key_of
+from store.transact import Op, Refused, apply_op, check_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -180,6 +181,15 @@ class SQLiteStore:
         return await self._conn._execute(_write_now, self._conn._conn, sql, params)
 
     @_store_errors
+    async def transact(self, ops: Sequence[Op]) -> Refused | None:
+        """One BEGIN IMMEDIATE transaction, in one hop to aiosqlite's thread: every item read,
+        every condition checked, then every write, or a ROLLBACK and nothing written. The
+        write lock taken up front serializes it against every other writer, in this process
+        and in any other sharing the file."""
+        check_transaction(ops)
+        return await self._conn._execute(_transact_now, self._conn._conn, list(ops), now_epoch())
+
+    @_store_errors
     async def delete(self, key: Key) -> None:
         await self._write("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
 
@@ -245,6 +255,33 @@ def _write_now(conn: sqlite3.Connection, sql: str, params: tuple) -> tuple[int, 
             conn.execute("ROLLBACK")
         raise
     return changed, row
+
+
+def _transact_now(conn: sqlite3.Connection, ops: list[Op], now: int) -> Refused | None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        writes: list[tuple[Key, Item | None]] = []
+        for index, op in enumerate(ops):
+            rows = _read_now(conn, "SELECT body FROM items WHERE pk = ? AND sk = ?", (op.key.pk, op.key.sk))
+            after = apply_op(op, orjson.loads(rows[0][0]) if rows else None, now)
+            if isinstance(after, Refused):
+                conn.execute("ROLLBACK")
+                return Refused(index, after.item)
+            writes.append((op.key, after))
+        for key, item in writes:
+            if item is None:
+                conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (key.pk, key.sk))
+                continue
+            expires = item.get(EXPIRES_AT)
+            expires = expires if isinstance(expires, int) and not isinstance(expires, bool) else None
+            conn.execute("INSERT OR REPLACE INTO items (pk, sk, expires_at, body) VALUES (?, ?, ?, ?)",
+                         (key.pk, key.sk, expires, orjson.dumps(item)))
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return None
 
 
 def _successor(prefix: str) -> str:

@@ -33,7 +33,12 @@ Controls (JSON or form bodies; bad input is a 400 with a message):
     POST /_emulator/webhooks/flush  deliver what is paused or pending, and wait for it
     GET|POST /_emulator/faults      {latency_ms, rate_429, rate_500, rate_drop, seed}, on /v1 only;
                                     a dropped request gets its headers and then a closed connection
-    POST /_emulator/reset           forget all state (webhook settings and faults stay)
+    POST /_emulator/reset           forget all state and set the clock back (webhook settings and faults stay)
+    GET|POST /_emulator/clock       {advance: seconds} or {set: epoch seconds}: move the emulator's now
+                                    forward (objects' created, expires_at checks), then expire every
+                                    open session past its expires_at (checkout.session.expired each);
+                                    answers {now, offset, expired}. Sessions also expire on time unasked
+                                    (checked every second and before every request), as on Stripe.
     POST /_emulator/checkout/sessions/{id}/pay            {card_number, email, name, line1, line2,
                                      city, state, postal_code, country, shipping_rate, billing_country}
     POST /_emulator/checkout/sessions/{id}/async_payment  {outcome: succeeded|failed}

@@ -3,16 +3,20 @@ controls) and its webhook deliveries."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stripe_emulator import api, controls, pages
+from stripe_emulator import api, clock, controls, pages
+from stripe_emulator.checkout.settle import expire_overdue
 from stripe_emulator.delivery import Deliverer, DeliveryConfig
 from stripe_emulator.errors import StripeError
 from stripe_emulator.faults import Faults
@@ -43,12 +47,29 @@ class Emulator:
                                    transport=webhook_transport, retries=delivery_retries, backoff=delivery_backoff)
         self.state = self._new_state()
         self.idempotency = IdempotencyKeys()
+        self.clock = clock.Clock()
+        self._ticker: asyncio.Task | None = None
         self.app = Starlette(routes=[
             Route("/v1/{path:path}", api.handle, methods=["GET", "POST", "DELETE"]),
             Route("/pay/{session_id}", pages.pay_page, methods=["GET", "POST"]),
             *controls.routes,
-        ], exception_handlers={StripeError: _error}, lifespan=self._lifespan)
+        ], exception_handlers={StripeError: _error}, lifespan=self._lifespan,
+            middleware=[Middleware(OnTime, emulator=self)])
         self.app.state.emulator = self
+
+    def expire_overdue(self) -> int:
+        """Sessions past their expires_at (by this emulator's clock) expire now, with their events."""
+        token = clock.use(self.clock)
+        try:
+            return expire_overdue(self.state)
+        finally:
+            clock.restore(token)
+
+    async def _tick(self) -> None:
+        """As Stripe does unasked: sessions expire on time, even when nobody reads them."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.expire_overdue()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -71,11 +92,12 @@ class Emulator:
         return state
 
     def reset(self) -> None:
-        """Forget every object, event, idempotency key and queued delivery; keep the webhook
-        settings and faults."""
+        """Forget every object, event, idempotency key and queued delivery, and set the clock
+        back to the real time; keep the webhook settings and faults."""
         self.deliverer.forget_queued()
         self.state = self._new_state()
         self.idempotency = IdempotencyKeys()
+        self.clock.offset = 0
 
     def base_url(self, request: Request) -> str:
         """Where browsers reach this app: public_url, else the request's origin and the
@@ -90,7 +112,36 @@ class Emulator:
         await self.deliverer.drain()
 
     async def aclose(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         await self.deliverer.aclose()
+
+
+TICK_SECONDS = 1.0
+
+
+class OnTime:
+    """Every request runs on this emulator's clock, and first expires what is due; the
+    first request also starts the ticker that expires sessions nobody asks about."""
+
+    def __init__(self, app: Any, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        emulator = self.emulator
+        if emulator._ticker is None or emulator._ticker.done():
+            emulator._ticker = asyncio.get_running_loop().create_task(emulator._tick())
+        token = clock.use(emulator.clock)
+        try:
+            expire_overdue(emulator.state)
+            await self.app(scope, receive, send)
+        finally:
+            clock.restore(token)
 
 
 async def _error(request: Request, exc: Exception) -> Response:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from stripe_emulator import clock as clock_module
 from stripe_emulator.checkout.settle import open_session, settle, settle_async
 from stripe_emulator.errors import invalid, missing
 from stripe_emulator.forms import decode
@@ -143,6 +144,35 @@ async def faults(request: Request) -> JSONResponse:
     return JSONResponse(settings.settings())
 
 
+MAX_CLOCK_MOVE = 400 * 86400
+
+
+async def clock(request: Request) -> JSONResponse:
+    """GET: the emulator's now. POST {advance: seconds} (forward) or {set: epoch seconds}
+    (anywhere from the real time on: back to it ends a test's time travel; what expired
+    stays expired), then expire every open session now past its expires_at, each with
+    checkout.session.expired. Answers {now, offset, expired}."""
+    emulator = _emulator(request)
+    expired = 0
+    if request.method == "POST":
+        data = await _body(request)
+        _known(data, {"advance", "set"})
+        if ("advance" in data) == ("set" in data):
+            raise invalid("Give one of advance (seconds) or set (epoch seconds).")
+        if "advance" in data:
+            offset = emulator.clock.offset + (_int(data, "advance", MAX_CLOCK_MOVE) or 0)
+        else:
+            target = _int(data, "set", 2**40)
+            assert target is not None
+            offset = target - clock_module.Clock().now()
+        if not 0 <= offset <= MAX_CLOCK_MOVE:
+            raise invalid(f"The clock runs from the real time to {MAX_CLOCK_MOVE // 86400} days ahead.",
+                          param="set" if "set" in data else "advance")
+        emulator.clock.offset = offset
+        expired = emulator.expire_overdue()
+    return JSONResponse({"now": emulator.clock.now(), "offset": emulator.clock.offset, "expired": expired})
+
+
 async def reset(request: Request) -> JSONResponse:
     _emulator(request).reset()
     return JSONResponse({"reset": True})
@@ -224,6 +254,7 @@ routes = [
     Route("/_emulator/webhooks/flush", flush, methods=["POST"]),
     Route("/_emulator/faults", faults, methods=["GET", "POST"]),
     Route("/_emulator/reset", reset, methods=["POST"]),
+    Route("/_emulator/clock", clock, methods=["GET", "POST"]),
     Route("/_emulator/checkout/sessions/{id}/pay", pay, methods=["POST"]),
     Route("/_emulator/checkout/sessions/{id}/async_payment", async_payment, methods=["POST"]),
     Route("/_emulator/charges/{id}/dispute", dispute, methods=["POST"]),

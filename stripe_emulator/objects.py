@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
+from stripe_emulator import clock
 from stripe_emulator.ids import new_id
 
 
 def now() -> int:
-    return int(time.time())
+    """The emulator's now (stripe_emulator/clock.py: moved by POST /_emulator/clock)."""
+    return clock.now()
 
 
 def address(values: dict | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class State:
     events: dict[str, dict] = field(default_factory=dict)
     webhook_endpoints: dict[str, dict] = field(default_factory=dict)
     delivered: set[str] = field(default_factory=set)  # event ids delivered with a 2xx
+    expiries: list[tuple[int, str]] = field(default_factory=list)  # heap of (expires_at, session id)
     request: tuple[str | None, str | None] = (None, None)  # (request id, idempotency key)
 
     def emit(self, type_: str, obj: dict[str, Any], previous: dict | None = None) -> dict[str, Any]:

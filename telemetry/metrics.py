@@ -26,6 +26,10 @@ STORE_ERRORS = Counter("gateway_store_errors_total", "Requests that failed on th
 ORDERS_NEEDING_REVIEW = Counter(
     "gateway_orders_needing_review_total",
     "Orders recorded as NEEDS_REVIEW: a session whose amounts differ from its quote", registry=REGISTRY)
+ORDERS_OUT_OF_STOCK = Counter(
+    "gateway_orders_out_of_stock_total",
+    "Orders recorded as OUT_OF_STOCK: paid, but the pieces their checkout held were released or lost "
+    "and none was left", registry=REGISTRY)
 STRIPE_READS_REFUSED = Counter(
     "gateway_stripe_reads_refused_total",
     "Stripe reads refused by the per-request or per-client budget", registry=REGISTRY)

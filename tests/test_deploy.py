@@ -35,7 +35,7 @@ def test_the_template_keeps_the_seed_table_and_points_at_real_handlers():
     # Read, not imported: importing it builds the app and Mangum's event loop in this process.
     source = ast.parse((ROOT / "lambda_handler.py").read_text())
     functions = {node.name for node in source.body if isinstance(node, ast.FunctionDef)}
-    for name in ("GatewayFunction", "SyncFunction", "EmailFunction"):
+    for name in ("GatewayFunction", "SyncFunction", "EmailFunction", "StockSweepFunction"):
         module, function = template["Resources"][name]["Properties"]["Handler"].split(".")
         assert module == "lambda_handler" and function in functions
 

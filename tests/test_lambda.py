@@ -148,6 +148,7 @@ def test_on_lambda_every_line_is_json_and_the_alarm_filters_count_failures(tmp_p
     filters = template_filters()
     counted = {metric: sum(matches(pattern, line) for line in lines) for metric, pattern in filters.items()}
     assert counted == {"WebhookFailures": 1, "StripeErrors": 1, "DeadLetters": 0, "OrdersNeedingReview": 0,
+                       "OrdersOutOfStock": 0,
                        "WebhookRefusedSignatures": 1, "EmailOldestPendingSeconds": 0, "EmailsPending": 0,
                        "EmailsGivenUp": 0}, counted
     [refused] = [r for r in records if r.get("outcome") == "bad-signature"]

@@ -182,3 +182,95 @@ async def test_counters_add_atomically_and_make_the_item(store):
     assert (await store.get(key))["expiresAt"] == expires  # set once
     with pytest.raises(ValueError):
         await store.add(key, "PK", 1, expires_at=expires)
+
+
+# ---- transactions (store/transact.py): all or nothing, on both engines ----------------
+
+def stock(sku: str, on_hand: int) -> dict:
+    return item(f"T#{sku}", "STOCK", onHand=on_hand, reserved=0, available=on_hand, version=0)
+
+
+def take(sku: str, quantity: int, start: int | None = 5):
+    from store.transact import Adjust
+
+    return Adjust(Key(f"T#{sku}", "STOCK"), {"reserved": quantity, "available": -quantity, "version": 1},
+                  at_least={"available": 0}, start=stock(sku, start) if start is not None else None)
+
+
+async def test_a_transaction_writes_everything_and_seeds_missing_counters(store):
+    from store.transact import Delete, Put
+
+    await store.put(item("T", "GONE"))
+    refused = await store.transact([take("A", 2), take("B", 5), Put(item("T", "RES", state="reserved"),
+                                                                  if_absent=True), Delete(Key("T", "GONE"))])
+    assert refused is None
+    a, b = await store.get(Key("T#A", "STOCK")), await store.get(Key("T#B", "STOCK"))
+    assert (a["onHand"], a["reserved"], a["available"], a["version"], a["entity"]) == (5, 2, 3, 1, "Test")
+    assert (b["reserved"], b["available"]) == (5, 0)
+    assert (await store.get(Key("T", "RES")))["state"] == "reserved"
+    assert await store.get(Key("T", "GONE")) is None
+    assert await store.transact([take("A", 3)]) is None
+    assert (await store.get(Key("T#A", "STOCK")))["available"] == 0
+
+
+async def test_a_refused_transaction_writes_nothing_and_names_the_first_failure(store):
+    from store.transact import Put
+
+    await store.transact([take("C", 4)])  # C: 1 left
+    before = await store.get(Key("T#C", "STOCK"))
+    refused = await store.transact([take("D", 1), Put(item("T", "R2")), take("C", 2), take("E", 9)])
+    assert refused is not None and refused.index == 2
+    assert refused.item == before  # as it stood: what is left can be said
+    assert await store.get(Key("T#D", "STOCK")) is None and await store.get(Key("T", "R2")) is None
+    assert await store.get(Key("T#C", "STOCK")) == before
+    # a missing item whose start does not meet its guard, or that must exist
+    assert (await store.transact([take("F", 6)])).index == 0
+    missing = await store.transact([take("G", 1, start=None)])
+    assert missing is not None and missing.item is None
+    assert await store.get(Key("T#F", "STOCK")) is None and await store.get(Key("T#G", "STOCK")) is None
+
+
+async def test_transaction_puts_keep_their_conditions(store):
+    from store.transact import Put
+
+    await store.put(item("T", "V", version=3))
+    assert (await store.transact([Put(item("T", "V", version=4), if_version=2)])).index == 0
+    assert (await store.transact([Put(item("T", "V"), if_absent=True)])).item["version"] == 3
+    assert await store.transact([Put(item("T", "V", version=4), if_version=3)]) is None
+    await store.put(item("T", "OLD", expiresAt=now_epoch() - 5))
+    assert await store.transact([Put(item("T", "OLD", fresh=True), if_absent=True)]) is None
+    assert (await store.get(Key("T", "OLD")))["fresh"] is True
+
+
+async def test_of_many_concurrent_transactions_for_the_last_units_exactly_the_stock_wins(store):
+    """Three units, 30 transactions each taking one of X and one of Y (Y has plenty):
+    exactly three win, on both engines, with contention retried, never oversold."""
+    results = await asyncio.gather(*(store.transact([take("X", 1, start=3), take("Y", 1, start=100)])
+                                     for _ in range(30)))
+    assert sum(r is None for r in results) == 3
+    assert {r.index for r in results if r is not None} == {0}
+    x, y = await store.get(Key("T#X", "STOCK")), await store.get(Key("T#Y", "STOCK"))
+    assert (x["reserved"], x["available"], y["reserved"]) == (3, 0, 3)
+
+
+@pytest.mark.parametrize("ops", [
+    [],
+    "twice",
+    "too many",
+    "float",
+    "expiring start",
+])
+async def test_bad_transactions_are_refused_before_anything_is_sent(store, ops):
+    from store.transact import Adjust, Put
+
+    if ops == "twice":
+        ops = [take("Z", 1), take("Z", 1)]
+    elif ops == "too many":
+        ops = [Put(item("T", f"N{n}")) for n in range(101)]
+    elif ops == "float":
+        ops = [Put(item("T", "F", amount=1.5))]
+    elif ops == "expiring start":
+        ops = [Adjust(Key("T", "E"), {"n": 1}, start=item("T", "E", expiresAt=now_epoch() + 60))]
+    with pytest.raises((ValueError, TypeError)):
+        await store.transact(ops)
+    assert await store.get(Key("T#Z", "STOCK")) is None and await store.get(Key("T", "N0")) is None

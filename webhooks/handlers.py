@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from commerce.charges import charge_changed, dispute_changed
 from commerce.checkout import session_expired
 from commerce.facts import Facts
+from commerce.holds import release_session_hold
 from commerce.orders import order_from_session
 from payments import Event, NotFound, Payments
 from store import Store
@@ -35,7 +36,10 @@ async def session_completed(store: Store, payments: Payments, event: Event) -> O
 
 
 async def session_payment_failed(store: Store, payments: Payments, event: Event) -> Outcome:
-    return _made(await order_from_session(store, payments, _subject(event), facts=Facts(payment_failed=True)))
+    order = await order_from_session(store, payments, _subject(event), facts=Facts(payment_failed=True))
+    if order is not None and not order.facts.paid:
+        await release_session_hold(store, _subject(event), why="delayed payment failed")
+    return _made(order)
 
 
 async def session_expired_unpaid(store: Store, payments: Payments, event: Event) -> Outcome:

@@ -31,7 +31,7 @@ from telemetry.metrics import UNREADABLE_ORDERS
 log = logging.getLogger("gateway.orders")
 
 STATUSES = frozenset({"PROCESSING", "PAID", "PAYMENT_FAILED", "PARTIALLY_REFUNDED", "REFUNDED", "DISPUTED",
-                      "NEEDS_REVIEW"})
+                      "NEEDS_REVIEW", "OUT_OF_STOCK"})
 ENTITY = "Order"
 _OPTIONAL_TEXT = ("userId", "guestEmail", "email", "stripeSessionId", "stripePaymentIntentId", "quoteSignature",
                   keys.CUSTOMER_ID, "reviewReason")
@@ -41,7 +41,7 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", "events"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", "events", "stock"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,7 @@ class Order:
     extra: Mapping[str, Any] = field(default_factory=dict)  # attributes not ours, kept
     fulfillment: Fulfillment = field(default_factory=Fulfillment)  # apart from the payment status
     events: Mapping[str, OrderEvent] = field(default_factory=dict)  # the timeline, by event identity
+    stock: str | None = None  # its checkout's hold: pending | sold | short (OUT_OF_STOCK); None: held nothing
 
     @property
     def key(self) -> keys.Key:
@@ -159,6 +160,8 @@ class Order:
             item["fulfillment"] = self.fulfillment.to_item()
         if self.events:
             item["events"] = events_to_item(self.events)
+        if self.stock is not None:
+            item["stock"] = self.stock
         return item
 
     @classmethod
@@ -185,6 +188,7 @@ class Order:
             epoch(item, "createdAt"), epoch(item, "updatedAt"), _version(item), customer or None,
             bool(get("review")), reason, False, {name: item[name] for name in unknown} if unknown else {},
             Fulfillment.from_item(get("fulfillment")), events_from_item(get("events")),
+            _text_or_none(get("stock")),
         )
 
 

@@ -171,21 +171,26 @@ class CheckoutRecord:
     owner: str | None
     expected: ExpectedCharge | None
     created_at: int | None
+    reservation: tuple[int, int] | None = None  # the stock hold's (generation, attempt); None: held nothing
 
     @property
     def key(self) -> keys.Key:
         return keys.session_pointer(self.session_id)
 
     def to_item(self) -> dict[str, Any]:
-        return {keys.PK: self.key.pk, keys.SK: self.key.sk, keys.ENTITY: "SessionPointer",
+        item: dict[str, Any] = {keys.PK: self.key.pk, keys.SK: self.key.sk, keys.ENTITY: "SessionPointer",
                 "quoteSignature": self.quote_signature, "stripeSessionId": self.session_id,
                 "userId": self.user_id, "guestEmail": self.guest_email, "owner": self.owner,
                 "expected": self.expected.to_item() if self.expected else None, "createdAt": self.created_at}
+        if self.reservation is not None:
+            item["reservation"] = list(self.reservation)
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> CheckoutRecord:
         expected = item.get("expected")
+        held = item.get("reservation")
         return cls(item.get("stripeSessionId") or item[keys.PK].removeprefix(keys.SESSION_PREFIX),
                    item.get("quoteSignature") or None, item.get("userId") or None, item.get("guestEmail") or None,
                    item.get("owner"), ExpectedCharge.from_item(expected) if expected is not None else None,
-                   item.get("createdAt"))
+                   item.get("createdAt"), (int(held[0]), int(held[1])) if isinstance(held, list) else None)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from stripe_emulator import objects
@@ -30,6 +31,20 @@ def open_session(state: State, session_id: str) -> dict[str, Any]:
     if session["status"] == "open" and session["expires_at"] <= objects.now():
         expire(state, session)
     return session
+
+
+def expire_overdue(state: State) -> int:
+    """Expire every open session whose expires_at has passed (checkout.session.expired for
+    each), as Stripe does on its own; how many. Sessions wait in a heap by expiry, so a
+    call costs only what is due."""
+    expired, now = 0, objects.now()
+    while state.expiries and state.expiries[0][0] <= now:
+        _, session_id = heapq.heappop(state.expiries)
+        session = state.sessions.get(session_id)
+        if session is not None and session["status"] == "open" and session["expires_at"] <= now:
+            expire(state, session)
+            expired += 1
+    return expired
 
 
 def expire(state: State, session: dict[str, Any]) -> None:

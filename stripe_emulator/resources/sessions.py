@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 from stripe_emulator.checkout.create import create_session as make_session
@@ -18,7 +19,9 @@ STATUSES = ("open", "complete", "expired")
 
 
 def create_session(call: Call) -> dict[str, Any]:
-    return call.show(make_session(call.state, call.params, call.base_url))
+    session = make_session(call.state, call.params, call.base_url)
+    heapq.heappush(call.state.expiries, (session["expires_at"], session["id"]))  # expire_overdue's
+    return call.show(session)
 
 
 def retrieve_session(call: Call) -> dict[str, Any]:
