@@ -162,16 +162,16 @@ class Mutation:
                        refund=lambda r: Refund.of(r.refund, r.order.currency) if r.refund else None)
 
 
-def _staff_order(order: records.Order) -> Order:
-    return Order.from_record(order, staff=True)
-
-
     @strawberry.mutation(description=(
         "Admin only: set how many of a counted piece are on hand. Open checkouts keep what they hold."),
                          extensions=[admin("Sign in as an admin to set stock.", "Setting stock needs the admin role.")])
     async def set_stock(self, info: Info, input: SetStockInput) -> SetStockPayload:
         result = await stock_resolvers.set_stock_of(info.context, input.sku, input.on_hand)
         return payload(SetStockPayload, result, product=AdminProduct.of)
+
+
+def _staff_order(order: records.Order) -> Order:
+    return Order.from_record(order, staff=True)
 
 
 class GatewaySchema(strawberry.Schema):

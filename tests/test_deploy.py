@@ -68,7 +68,7 @@ def test_the_lambda_package_is_the_code_and_base_dependencies_only(tmp_path):
         assert unwanted not in tops, unwanted
     assert not [n for n in files if n.endswith(("gateway.db", "dev-secrets.json", ".pyc"))]
     template = (ROOT / "deploy" / "template.yaml").read_text()
-    assert template.count("BuildMethod: makefile") == 3 and "Runtime: python3.13" in template
+    assert template.count("BuildMethod: makefile") == 4 and "Runtime: python3.13" in template
 
 
 SERVE_FROM_PACKAGE = r'''

@@ -37,7 +37,9 @@ def hook(request, tmp_path_factory):
     The emulator's own deliveries are off: tests deliver events themselves."""
     extra = {"STRIPE_WEBHOOK_SECRET": f"{WHSEC},{OLD_WHSEC}", **engine_env(request),
              # failures make a dead letter however close together (the default asks for minutes)
-             "STRIPE_WEBHOOK_DEAD_LETTER_AFTER_SECONDS": "0"}
+             "STRIPE_WEBHOOK_DEAD_LETTER_AFTER_SECONDS": "0",
+             # emails wait in the outbox: these tests count each order's writes (tests/test_emails_live.py sends)
+             "EMAIL_BACKGROUND_SEND": "false"}
     with running_gateway(gateway_env(tmp_path_factory.mktemp("hooks"), **extra), request.param) as client:
         client.control("webhooks", {"mode": "off"})
         yield client
