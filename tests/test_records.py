@@ -10,6 +10,7 @@ from store import keys
 from store.records import (
     CheckoutRecord,
     DeadLetter,
+    Fulfillment,
     Order,
     Profile,
     QuoteSession,
@@ -65,6 +66,33 @@ def test_an_order_that_cannot_be_read_says_why_and_reads_as_none(change):
     with pytest.raises(Unreadable):
         Order.from_item({**ORDER, **change})
     assert readable({**ORDER, **change}) is None
+
+
+SHIPPED = {"status": "SHIPPED", "shippedAt": 1_700_000_200, "deliveredAt": None, "cancelledAt": None,
+           "carrier": "UPS", "trackingNumber": "1Z999", "trackingUrl": "https://ups.example/1Z999"}
+
+
+def test_an_order_without_fulfilment_reads_as_unfulfilled_and_is_written_without_it():
+    order = Order.from_item(ORDER)
+    assert order.fulfillment == Fulfillment() and order.fulfillment.status == "UNFULFILLED"
+    assert "fulfillment" not in order.to_item()
+
+
+def test_a_shipped_order_comes_back_unchanged_in_both_copies():
+    item = {**ORDER, "fulfillment": SHIPPED}
+    order = Order.from_item(item)
+    assert order.fulfillment == Fulfillment("SHIPPED", 1_700_000_200, None, "UPS", "1Z999",
+                                            "https://ups.example/1Z999")
+    assert order.extra == {} and order.to_item() == item
+    assert order.to_item(order.listing_key)["fulfillment"] == SHIPPED
+
+
+@pytest.mark.parametrize("fulfillment", ["SHIPPED", {**SHIPPED, "status": "LOST"}, {**SHIPPED, "shippedAt": "now"},
+                                         {**SHIPPED, "shippedAt": True}, {**SHIPPED, "carrier": 7},
+                                         {**SHIPPED, "trackingUrl": "x" * 5000}])
+def test_a_fulfilment_that_cannot_be_read_says_why(fulfillment):
+    with pytest.raises(Unreadable, match="fulfillment"):
+        Order.from_item({**ORDER, "fulfillment": fulfillment})
 
 
 def test_a_profile_comes_back_unchanged_and_one_of_the_replaced_system_reads():

@@ -4,6 +4,7 @@ spelled; the layers above see records, never items.
 
     orders.py         Order, OrderLine, ShippingAddress, PaymentPointer; reading without trust
     lambda_orders.py  orders in the replaced Lambdas' shape, read as ours
+    fulfillment.py    Fulfillment: shipping and delivery, apart from the payment status (stored on the order)
     facts.py          Facts: what Stripe told us about an order's money (stored on the order)
     profiles.py       Profile, Address, the guest-order counter
     quotes.py         QuoteRecord, QuoteClaim, QuoteSession, CheckoutRecord (SESSION#), ExpectedCharge
@@ -15,12 +16,14 @@ spelled; the layers above see records, never items.
 from store.records.access import get_record, put_record, record_of, update_record, version_at
 from store.records.events import DeadLetter, EventFailures, EventReceipt
 from store.records.facts import Facts, Movement, Unreadable
+from store.records.fulfillment import FULFILLMENT_STATUSES, Fulfillment
 from store.records.orders import STATUSES, Order, OrderLine, PaymentPointer, ShippingAddress, readable, unreadable
 from store.records.profiles import Address, Profile, guest_order_count
 from store.records.quotes import CheckoutRecord, ExpectedCharge, QuoteClaim, QuoteLine, QuoteRecord, QuoteSession
 from store.records.system import CatalogPrice, CatalogPrices, SyncCheckpoint, SyncLease, SyncRun
 
 __all__ = [
+    "FULFILLMENT_STATUSES",
     "STATUSES",
     "Address",
     "CatalogPrice",
@@ -31,6 +34,7 @@ __all__ = [
     "EventReceipt",
     "ExpectedCharge",
     "Facts",
+    "Fulfillment",
     "Movement",
     "Order",
     "OrderLine",

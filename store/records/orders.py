@@ -8,6 +8,8 @@ reads without trust: it checks each field it uses and raises Unreadable with the
 page, a dashboard or a reconciliation run down. Attributes it does not know are kept
 (`extra`) and written back. A status that is not one of ours (set by hand, such as
 SHIPPED) is kept as it is: commerce shows what the facts say (`commerce.orders.shown`).
+Fulfilment (`fulfillment`, store/records/fulfillment.py) is kept apart from the payment
+status; an order without it reads as UNFULFILLED.
 Orders in the replaced Lambdas' shape are read by `store/records/lambda_orders.py`.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 
 from store import keys
 from store.records.facts import Facts, Unreadable, shown
+from store.records.fulfillment import Fulfillment
 from telemetry.metrics import UNREADABLE_ORDERS
 
 log = logging.getLogger("gateway.orders")
@@ -36,7 +39,7 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class Order:
     review_reason: str | None = None
     legacy: bool = False  # read from the replaced Lambdas' shape
     extra: Mapping[str, Any] = field(default_factory=dict)  # attributes not ours, kept
+    fulfillment: Fulfillment = field(default_factory=Fulfillment)  # apart from the payment status
 
     @property
     def key(self) -> keys.Key:
@@ -148,6 +152,8 @@ class Order:
             item[keys.CUSTOMER_ID] = self.customer_id
         if self.review:
             item.update(review=True, reviewReason=self.review_reason)
+        if not self.fulfillment.default:  # absent until something is done: older items read the same
+            item["fulfillment"] = self.fulfillment.to_item()
         return item
 
     @classmethod
@@ -173,6 +179,7 @@ class Order:
             ShippingAddress.from_item(get("shippingAddress")), session, intent, quote,
             epoch(item, "createdAt"), epoch(item, "updatedAt"), _version(item), customer or None,
             bool(get("review")), reason, False, {name: item[name] for name in unknown} if unknown else {},
+            Fulfillment.from_item(get("fulfillment")),
         )
 
 
