@@ -24,6 +24,7 @@ from typing import Any
 from store import keys
 from store.records.facts import Facts, Unreadable, shown
 from store.records.fulfillment import Fulfillment
+from store.records.order_index import INDEX_ATTRIBUTES, index_attributes
 from telemetry.metrics import UNREADABLE_ORDERS
 
 log = logging.getLogger("gateway.orders")
@@ -39,7 +40,7 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", *INDEX_ATTRIBUTES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,8 @@ class Order:
             item.update(review=True, reviewReason=self.review_reason)
         if not self.fulfillment.default:  # absent until something is done: older items read the same
             item["fulfillment"] = self.fulfillment.to_item()
+        if key == self.key:  # listed in the order indexes once: by its own item, not the copy
+            item.update(index_attributes(self, STATUSES))
         return item
 
     @classmethod
