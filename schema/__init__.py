@@ -9,6 +9,7 @@ from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext, Info
 
 import resolvers.admin as admin_resolvers
+import resolvers.admin_orders as admin_order_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
 import resolvers.limits as limits
@@ -18,6 +19,7 @@ import resolvers.quotes as quote_resolvers
 from commerce.errors import ErrorCode
 from commerce.quotes import QuoteRejected
 from schema.admin import REPORT_COUNTS, SyncOrdersInput, SyncOrdersPayload
+from schema.admin_orders import AdminOrderConnection, AdminOrderEdge, AdminOrdersFilter
 from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, gateway_error
@@ -27,7 +29,9 @@ from schema.orders import Order
 from schema.permissions import admin, own_data_or_null, signed_in
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
-from schema.types import payload
+from schema.types import PageInfo, payload
+
+ADMIN_ORDERS = admin("Sign in as an admin to see the shop's orders.", "The shop's orders need the admin role.")
 
 
 @strawberry.type
@@ -71,6 +75,39 @@ class Query:
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await order_resolvers.order(info.context, id)
         return Order.from_record(found) if found else None
+
+    @strawberry.field(description=(
+        "Every order (signed-in and guest), newest first. Admin only (JWT roles contains "
+        "\"admin\"); first is 1 to 100."), extensions=[ADMIN_ORDERS])
+    async def admin_orders(self, info: Info, filter: AdminOrdersFilter | None = None, first: int | None = 20,
+                           after: str | None = None) -> AdminOrderConnection:
+        try:
+            wanted = filter.parsed() if filter else admin_order_resolvers.OrderFilter()
+            listing, cursors = await admin_order_resolvers.admin_orders(
+                info.context, wanted, 20 if first is None else first, after)
+        except admin_order_resolvers.BadInput as exc:
+            raise gateway_error(BAD_USER_INPUT, str(exc)) from None
+        edges = [AdminOrderEdge(cursor=c, node=Order.from_record(o))
+                 for o, c in zip(listing.orders, cursors, strict=True)]
+        return AdminOrderConnection(edges=edges, filter=wanted, page_info=PageInfo(
+            has_next_page=listing.has_next_page, end_cursor=listing.end))
+
+    @strawberry.field(description="Any order by id, with everything stored on it. Admin only.",
+                      extensions=[ADMIN_ORDERS])
+    async def admin_order(self, info: Info, id: strawberry.ID) -> Order | None:
+        found = await admin_order_resolvers.admin_order(info.context, id)
+        return Order.from_record(found) if found else None
+
+    @strawberry.field(description=(
+        "A guest's order, for the order number and email of its confirmation; null when "
+        "either does not match (the same answer for both). Rate limited per client IP. "
+        "Without the shipping address."))
+    async def guest_order(self, info: Info, order_number: str, email: str) -> Order | None:
+        try:
+            found = await admin_order_resolvers.guest_order(info.context, order_number, email)
+        except admin_order_resolvers.BadInput as exc:
+            raise gateway_error(BAD_USER_INPUT, str(exc)) from None
+        return Order.from_record(found, personal=False) if found else None
 
 
 @strawberry.type
