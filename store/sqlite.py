@@ -260,7 +260,8 @@ class SQLiteStore:
     @_store_errors
     async def scan(self, *, limit: int = 100, cursor: str | None = None) -> Page:
         check_limit(limit)
-        where, params = LIVE, [now_epoch()]  # type: list[Any]
+        where = LIVE
+        params: list[Any] = [now_epoch()]
         if cursor is not None:
             after = decode_scan_cursor(cursor)
             where += " AND (pk, sk) > (?, ?)"
