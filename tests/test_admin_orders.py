@@ -24,8 +24,11 @@ def shop(request, tmp_path_factory):
     env = gateway_env(tmp_path_factory.mktemp("admin"), **engine_env(request))
     with running_gateway(env, request.param) as client:
         seed(client, ORDERS)
-        client.admin = client.token("owner", admin=True)
         yield client
+
+
+def admin(shop) -> str:
+    return shop.token("owner", admin=True)
 
 
 def ids(body) -> list[str]:
@@ -38,7 +41,7 @@ def newest_first(orders) -> list[str]:
 
 def measured(shop, query, variables):
     store_before, stripe_before = shop.calls()
-    body = shop.gql(query, variables, shop.admin)
+    body = shop.gql(query, variables, admin(shop))
     assert "errors" not in body, body
     store_after, stripe_after = shop.calls()
     return body, store_after - store_before, stripe_after - stripe_before
@@ -99,9 +102,10 @@ FILTERS = [
 @pytest.mark.parametrize(("listing_filter", "matches"), FILTERS)
 def test_every_filter_lists_exactly_its_orders_newest_first(shop, listing_filter, matches):
     expected = newest_first([o for o in ORDERS if matches(o)])
-    seen, after = [], None
+    seen: list[str] = []
+    after = None
     while len(seen) < 250:
-        body = shop.gql(LIST, {"filter": listing_filter, "first": 100, "after": after}, shop.admin)
+        body = shop.gql(LIST, {"filter": listing_filter, "first": 100, "after": after}, admin(shop))
         assert "errors" not in body, body
         seen += ids(body)
         info = body["data"]["adminOrders"]["pageInfo"]
@@ -109,20 +113,20 @@ def test_every_filter_lists_exactly_its_orders_newest_first(shop, listing_filter
             break
         after = info["endCursor"]
     assert seen == expected[:len(seen)] and len(seen) >= min(len(expected), 250)
-    count = shop.gql(COUNT, {"filter": listing_filter}, shop.admin)["data"]["adminOrders"]["totalCount"]
+    count = shop.gql(COUNT, {"filter": listing_filter}, admin(shop))["data"]["adminOrders"]["totalCount"]
     assert count == len(expected)
 
 
 def test_pages_neither_repeat_nor_skip_when_orders_arrive_between_them(shop):
     listing_filter = {"createdTo": "2023-11-15T10:00:00Z"}
     expected = newest_first([o for o in ORDERS if o.created_at < 1700042400])
-    first = shop.gql(LIST, {"filter": listing_filter, "first": 50}, shop.admin)["data"]["adminOrders"]
+    first = shop.gql(LIST, {"filter": listing_filter, "first": 50}, admin(shop))["data"]["adminOrders"]
     seen = ids({"data": {"adminOrders": first}})
     # A new order made now, and one backdated into the part already listed.
     seed(shop, [make_order(TOTAL + 1, created=1700042000), make_order(TOTAL + 2, created=2_000_000_000)])
     after = first["pageInfo"]["endCursor"]
     for _ in range(3):
-        page = shop.gql(LIST, {"filter": listing_filter, "first": 50, "after": after}, shop.admin)
+        page = shop.gql(LIST, {"filter": listing_filter, "first": 50, "after": after}, admin(shop))
         seen += ids(page)
         after = page["data"]["adminOrders"]["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) == 200
@@ -130,10 +134,10 @@ def test_pages_neither_repeat_nor_skip_when_orders_arrive_between_them(shop):
 
 
 def test_admin_order_returns_the_full_record(shop):
-    body = shop.gql(ONE, {"id": order_id(42)}, shop.admin)
+    body = shop.gql(ONE, {"id": order_id(42)}, admin(shop))
     assert body["data"]["adminOrder"] == {"id": order_id(42), "orderNumber": "BC-" + order_id(42)[-8:].upper(),
                                           "status": ORDERS[42].status, "email": email(42), "total": {"amount": 3000}}
-    assert shop.gql(ONE, {"id": "cs_test_nosuchorder000"}, shop.admin) == {"data": {"adminOrder": None}}
+    assert shop.gql(ONE, {"id": "cs_test_nosuchorder000"}, admin(shop)) == {"data": {"adminOrder": None}}
 
 
 def without_request_id(body: dict) -> dict:
@@ -173,7 +177,7 @@ GARBAGE = [
 
 @pytest.mark.parametrize("variables", GARBAGE)
 def test_garbage_arguments_are_bad_user_input_not_a_500(shop, variables):
-    response = shop.post({"query": LIST, "variables": variables}, shop.admin)
+    response = shop.post({"query": LIST, "variables": variables}, admin(shop))
     assert response.status_code in (200, 400), response.text
     errors = response.json()["errors"]
     assert errors and all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in errors), errors
@@ -183,11 +187,11 @@ def test_a_cursor_from_a_shoppers_own_list_is_refused(shop):
     shopper = shop.token("user-1", email="shopper1@example.com")
     mine = shop.gql("{ viewer { orders(first: 1) { pageInfo { endCursor } } } }", token=shopper)
     cursor = mine["data"]["viewer"]["orders"]["pageInfo"]["endCursor"] or "x"
-    body = shop.gql(LIST, {"after": cursor}, shop.admin)
+    body = shop.gql(LIST, {"after": cursor}, admin(shop))
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_the_listing_answers_over_plain_http_with_an_admin_token_only(shop):
     response = httpx.post(f"{shop.url}/graphql", json={"query": "{ adminOrders { pageInfo { hasNextPage } } }"},
-                          headers={"authorization": f"Bearer {shop.admin}"})
+                          headers={"authorization": f"Bearer {admin(shop)}"})
     assert response.status_code == 200 and response.json()["data"]["adminOrders"]["pageInfo"]["hasNextPage"]
