@@ -244,6 +244,8 @@ class DynamoDBStore:
     ) -> IndexPage:
         check_limit(limit)
         check_having(index, having)
+        if below is not None and at_least is not None and at_least >= below:
+            return IndexPage([], None)  # an empty range (and BETWEEN refuses a reversed one)
         params = _index_query(index, partition, below, at_least, having)
         entries: list[IndexEntry] = []
         read, last = 0, None
@@ -252,7 +254,7 @@ class DynamoDBStore:
             response = await self._call("query", **params, Limit=limit - read, ScanIndexForward=False)
             read += response.get("ScannedCount", 0)
             entries += [IndexEntry(Key(i[PK]["S"], i[SK]["S"]), i[index.sort]["S"])
-                        for i in response.get("Items", [])]
+                        for i in response.get("Items", []) if i[index.sort]["S"] != below]
             last = response.get("LastEvaluatedKey")
             if not last:
                 break
@@ -264,8 +266,15 @@ class DynamoDBStore:
         having: Having | None = None,
     ) -> int:
         check_having(index, having)
+        if below is not None and at_least is not None and at_least >= below:
+            return 0
         params = _index_query(index, partition, below, at_least, having)
         total = 0
+        if below is not None and at_least is not None:  # BETWEEN counts `below` itself: leave it out
+            exact = {**params, "KeyConditionExpression": "#p = :p AND #s = :hi",
+                     "ExpressionAttributeValues": {k: v for k, v in params["ExpressionAttributeValues"].items()
+                                                   if k != ":lo"}}
+            total -= (await self._call("query", **exact, Select="COUNT")).get("Count", 0)
         while True:
             response = await self._call("query", **params, Select="COUNT")
             total += response.get("Count", 0)
@@ -307,8 +316,9 @@ class DynamoDBStore:
 
 def _index_query(index: Index, partition: str, below: str | None, at_least: str | None,
                  having: Having | None) -> dict[str, Any]:
-    """One key condition on the sort key: BETWEEN is inclusive at both ends, so with both
-    bounds the upper one is dropped by a filter (read, then left out: at most one entry)."""
+    """One key condition on the sort key. BETWEEN is inclusive at both ends, and a filter
+    may not name a key of the index, so with both bounds query_index drops the upper one
+    itself (read, then left out: at most one entry, sort values being unique)."""
     names = {"#p": index.partition}
     if below is not None or at_least is not None:
         names["#s"] = index.sort
@@ -316,7 +326,6 @@ def _index_query(index: Index, partition: str, below: str | None, at_least: str 
     condition, filters = "#p = :p", []
     if below is not None and at_least is not None:
         condition += " AND #s BETWEEN :lo AND :hi"
-        filters.append("#s <> :hi")
         values.update({":lo": {"S": at_least}, ":hi": {"S": below}})
     elif below is not None:
         condition += " AND #s < :hi"

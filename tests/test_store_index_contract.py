@@ -98,3 +98,13 @@ async def test_scan_visits_every_live_item_once(store):
     assert sorted(seen) == sorted((f"P{n % 7}", f"S{n}") for n in range(45))
     with pytest.raises(BadCursor):
         await store.scan(cursor="not a cursor")
+
+
+async def test_below_is_exclusive_even_when_an_entry_sits_exactly_on_it(store):
+    await fill(store, [entry(n) for n in range(6)])
+    on = keys.listed_at(1_700_000_004, "o0004")
+    low = keys.listed_from(1_700_000_001)
+    page = await store.query_index(ORDERS_INDEX, "ALL", at_least=low, below=on, limit=100)
+    assert [e.key.pk for e in page.entries] == ["ORDER#o0003", "ORDER#o0002", "ORDER#o0001"]
+    assert await store.count_index(ORDERS_INDEX, "ALL", at_least=low, below=on) == 3
+    assert await store.count_index(ORDERS_INDEX, "ALL", at_least=on, below=low) == 0
