@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from store import keys
-from store.records.order_index import INDEX_ATTRIBUTES
 from store.records import (
     CheckoutRecord,
     DeadLetter,
@@ -19,6 +18,7 @@ from store.records import (
     Unreadable,
     readable,
 )
+from store.records.order_index import INDEX_ATTRIBUTES
 
 ORDER = {
     "PK": "ORDER#cs_test_a1", "SK": "METADATA", "entity": "Order", "orderId": "cs_test_a1",
