@@ -40,10 +40,10 @@ def run(gateway, file: str, operation: str, variables: dict, token: str) -> dict
 
 def test_todays_paid_orders_and_one_order_run_with_the_admins_own_operations(gateway):
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    now = int(datetime.now(UTC).timestamp())
-    paid_today, refunded_today, paid_before = (make_order(899_997, created=max(now - 1, int(today.timestamp()))),
-                                               make_order(900_000, created=max(now - 2, int(today.timestamp()))),  # REFUNDED
-                                               make_order(899_998, created=int(today.timestamp()) - 60))
+    now, start = int(datetime.now(UTC).timestamp()), int(today.timestamp())
+    paid_today, refunded_today, paid_before = (make_order(899_997, created=max(now - 1, start)),
+                                               make_order(900_000, created=max(now - 2, start)),  # REFUNDED
+                                               make_order(899_998, created=start - 60))
     assert (paid_today.status, refunded_today.status, paid_before.status) == ("PAID", "REFUNDED", "PAID")
     seed(gateway, [paid_today, refunded_today, paid_before])
     token = gateway.token("shop-owner", admin=True)
