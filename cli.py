@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep-stock",
                                 help="give back the stock held by checkouts whose sessions are past their expiry")
     sweep.set_defaults(run=_sweep_stock)
+    index = commands.add_parser("index-orders", help="list orders written before the order indexes in them "
+                                "(a one-off scan; safe to run again)")
+    index.set_defaults(run=_index_orders)
 
     replay = commands.add_parser("replay-dead-letters",
                                  help="reprocess webhook events kept as dead letters, and report")
@@ -508,6 +511,28 @@ def _create_table(args: argparse.Namespace) -> int:
         print(f"gateway: cannot create table {table}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _index_orders(args: argparse.Namespace) -> int:
+    from jobs.index_orders import index_orders
+    from store import StoreError, open_store
+
+    async def run() -> int:
+        settings = load_settings()
+        store = await open_store(table=settings.commerce_table, sqlite_path=settings.gateway_db)
+        try:
+            report = await index_orders(store)
+        finally:
+            await store.close()
+        print(f"indexed {report.indexed} of {report.orders} orders ({report.scanned} items scanned, "
+              f"{report.unreadable} unreadable: see the log)")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except StoreError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
 
 
 def _doctor(args: argparse.Namespace) -> int:

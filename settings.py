@@ -152,6 +152,7 @@ class Settings(BaseSettings):
     rate_limit_webhooks: int = Field(1200, ge=1, le=1_000_000)  # per client IP, a minute
     # Stripe reads on behalf of queries (order fallback, checkoutSession), per user or client IP, a minute
     rate_limit_stripe_reads: int = Field(60, ge=1, le=100_000)
+    rate_limit_guest_orders: int = Field(10, ge=1, le=100_000)  # guestOrder lookups per client IP, a minute
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     body_timeout_seconds: float = Field(10, gt=0, le=300)  # to receive a whole request body
     # /readyz says unavailable when the SQLite file's file system has less free space.

@@ -9,6 +9,7 @@ from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext, Info
 
 import resolvers.admin as admin_resolvers
+import resolvers.admin_orders as admin_order_resolvers
 import resolvers.catalog as catalog_resolvers
 import resolvers.checkout as checkout_resolvers
 import resolvers.fulfillment as fulfillment_resolvers
@@ -20,6 +21,7 @@ import resolvers.stock as stock_resolvers
 from commerce.errors import ErrorCode
 from commerce.quotes import QuoteRejected
 from schema.admin import REPORT_COUNTS, SyncOrdersInput, SyncOrdersPayload
+from schema.admin_orders import AdminOrderConnection, AdminOrderEdge, AdminOrdersFilter
 from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, gateway_error
@@ -32,8 +34,10 @@ from schema.permissions import admin, own_data_or_null, signed_in
 from schema.profile import Profile, UpdateProfileInput, UpdateProfilePayload
 from schema.quotes import CreateCartQuoteInput, CreateCartQuotePayload, Quote
 from schema.stock import AdminProduct, SetStockInput, SetStockPayload
-from schema.types import payload
+from schema.types import PageInfo, payload
 from store import records
+
+ADMIN_ORDERS = admin("Sign in as an admin to see the shop's orders.", "The shop's orders need the admin role.")
 
 
 @strawberry.type
@@ -82,6 +86,39 @@ class Query:
                       extensions=[admin("Sign in as an admin to see stock.", "Stock needs the admin role.")])
     async def admin_products(self, info: Info) -> list[AdminProduct]:
         return [AdminProduct.of(view) for view in await stock_resolvers.admin_products(info.context)]
+
+    @strawberry.field(description=(
+        "Every order (signed-in and guest), newest first. Admin only (JWT roles contains "
+        "\"admin\"); first is 1 to 100."), extensions=[ADMIN_ORDERS])
+    async def admin_orders(self, info: Info, filter: AdminOrdersFilter | None = None, first: int | None = 20,
+                           after: str | None = None) -> AdminOrderConnection:
+        try:
+            wanted = filter.parsed() if filter else admin_order_resolvers.OrderFilter()
+            listing, cursors = await admin_order_resolvers.admin_orders(
+                info.context, wanted, 20 if first is None else first, after)
+        except admin_order_resolvers.BadInput as exc:
+            raise gateway_error(BAD_USER_INPUT, str(exc)) from None
+        edges = [AdminOrderEdge(cursor=c, node=Order.from_record(o))
+                 for o, c in zip(listing.orders, cursors, strict=True)]
+        return AdminOrderConnection(edges=edges, filter=wanted, page_info=PageInfo(
+            has_next_page=listing.has_next_page, end_cursor=listing.end))
+
+    @strawberry.field(description="Any order by id, with everything stored on it. Admin only.",
+                      extensions=[ADMIN_ORDERS])
+    async def admin_order(self, info: Info, id: strawberry.ID) -> Order | None:
+        found = await admin_order_resolvers.admin_order(info.context, id)
+        return Order.from_record(found) if found else None
+
+    @strawberry.field(description=(
+        "A guest's order, for the order number and email of its confirmation; null when "
+        "either does not match (the same answer for both). Rate limited per client IP. "
+        "Without the shipping address."))
+    async def guest_order(self, info: Info, order_number: str, email: str) -> Order | None:
+        try:
+            found = await admin_order_resolvers.guest_order(info.context, order_number, email)
+        except admin_order_resolvers.BadInput as exc:
+            raise gateway_error(BAD_USER_INPUT, str(exc)) from None
+        return Order.from_record(found, personal=False) if found else None
 
 
 @strawberry.type

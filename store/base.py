@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from store.keys import EXPIRES_AT, Key
+from store.keys import EXPIRES_AT, Index, Key
 
 if TYPE_CHECKING:
     from store.transact import Op, Refused
@@ -45,6 +45,22 @@ class BadCursor(ValueError):
 class Page:
     items: list[Item]
     cursor: str | None  # pass back to continue; None when there is nothing more
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    key: Key  # the item's primary key (batch_get it for the item)
+    sort: str  # its sort value in the index
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPage:
+    entries: list[IndexEntry]  # those that passed `having`, by sort value, descending
+    last_seen: str | None  # the lowest sort value read when `limit` entries were read (more
+    #                        may follow below it); None when the range is exhausted
+
+
+Having = tuple[str, frozenset[str]]  # an attribute the index projects, and the values kept
 
 
 class Store(Protocol):
@@ -78,6 +94,28 @@ class Store(Protocol):
     ) -> Page:
         """Items in one partition whose SK starts with prefix, by SK (descending when
         newest_first), at most limit of them, continuing after cursor."""
+
+    async def query_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        limit: int = 20, having: Having | None = None,
+    ) -> IndexPage:
+        """Read the next `limit` entries of one index partition whose sort value is in
+        [at_least, below), descending, keeping those whose `having` attribute is one of its
+        values (read, then dropped: the cost is `limit` entries whatever passes). Sort values
+        must be unique within a partition, so a sort value is a position. On DynamoDB an
+        index is eventually consistent (usually well under a second behind)."""
+
+    async def count_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        having: Having | None = None,
+    ) -> int:
+        """How many entries query_index would give over the whole range. O(entries):
+        DynamoDB reads them (Select=COUNT, 1 MB of index entries a call, about 8,000 of the
+        order indexes' small entries); SQLite counts its index."""
+
+    async def scan(self, *, limit: int = 100, cursor: str | None = None) -> Page:
+        """Every live item, a page at a time, in no useful order: for migrations
+        (`gateway index-orders`), never for serving a request."""
 
     async def ping(self) -> None:
         """Raise StoreError unless the store answers."""
@@ -157,6 +195,27 @@ def decode_cursor(cursor: str, prefix: str) -> str:
     if not isinstance(sk, str) or not sk.startswith(prefix):
         raise BadCursor("cursor is not valid for this query")
     return sk
+
+
+def check_having(index: Index, having: Having | None) -> None:
+    if having is not None and having[0] not in index.included:
+        raise ValueError(f"{index.name} does not project {having[0]!r}")
+    if having is not None and not 1 <= len(having[1]) <= 100:
+        raise ValueError("having needs 1 to 100 values")
+
+
+def encode_scan_cursor(key: Key) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key.pk, key.sk])).decode().rstrip("=")
+
+
+def decode_scan_cursor(cursor: str) -> Key:
+    try:
+        pk, sk = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise BadCursor("cursor is not valid") from exc
+    if not isinstance(pk, str) or not isinstance(sk, str):
+        raise BadCursor("cursor is not valid")
+    return Key(pk, sk)
 
 
 def unique_keys(keys: Sequence[Key]) -> list[Key]:

@@ -24,22 +24,38 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from store.base import (
     BATCH_GET_LIMIT,
+    Having,
+    IndexEntry,
+    IndexPage,
     Item,
     Page,
     StoreConfigError,
     StoreError,
     TableMissing,
     check_attribute,
+    check_having,
     check_limit,
     check_put,
     decode_cursor,
+    decode_scan_cursor,
     encode_cursor,
+    encode_scan_cursor,
     is_expired,
     now_epoch,
     unique_keys,
 )
 from store.dynamodb_transact import put_condition, transact
-from store.keys import CUSTOMER_ID, CUSTOMER_INDEX, EXPIRES_AT, PK, SK, Key, key_of
+from store.keys import (
+    CUSTOMER_ID,
+    CUSTOMER_INDEX,
+    EXPIRES_AT,
+    ORDER_INDEXES,
+    PK,
+    SK,
+    Index,
+    Key,
+    key_of,
+)
 from store.transact import Op, Refused
 
 log = logging.getLogger("gateway.store")
@@ -216,6 +232,65 @@ class DynamoDBStore:
         page = items[:limit]
         return Page(page, encode_cursor(page[-1][SK]) if len(items) > limit else None)
 
+    async def query_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        limit: int = 20, having: Having | None = None,
+    ) -> IndexPage:
+        check_limit(limit)
+        check_having(index, having)
+        if below is not None and at_least is not None and at_least >= below:
+            return IndexPage([], None)  # an empty range (and BETWEEN refuses a reversed one)
+        params = _index_query(index, partition, below, at_least, having)
+        entries: list[IndexEntry] = []
+        read, last = 0, None
+        # Limit counts entries read, before the filter: `limit` read is the cost, whatever passes.
+        while read < limit:
+            response = await self._call("query", **params, Limit=limit - read, ScanIndexForward=False)
+            read += response.get("ScannedCount", 0)
+            entries += [IndexEntry(Key(i[PK]["S"], i[SK]["S"]), i[index.sort]["S"])
+                        for i in response.get("Items", []) if i[index.sort]["S"] != below]
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            params["ExclusiveStartKey"] = last
+        return IndexPage(entries, last[index.sort]["S"] if last and read >= limit else None)
+
+    async def count_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        having: Having | None = None,
+    ) -> int:
+        check_having(index, having)
+        if below is not None and at_least is not None and at_least >= below:
+            return 0
+        params = _index_query(index, partition, below, at_least, having)
+        total = 0
+        if below is not None and at_least is not None:  # BETWEEN counts `below` itself: leave it out
+            exact = {**params, "KeyConditionExpression": "#p = :p AND #s = :hi",
+                     "ExpressionAttributeValues": {k: v for k, v in params["ExpressionAttributeValues"].items()
+                                                   if k != ":lo"}}
+            total -= (await self._call("query", **exact, Select="COUNT")).get("Count", 0)
+        while True:
+            response = await self._call("query", **params, Select="COUNT")
+            total += response.get("Count", 0)
+            if not (last := response.get("LastEvaluatedKey")):
+                return total
+            params["ExclusiveStartKey"] = last
+
+    async def scan(self, *, limit: int = 100, cursor: str | None = None) -> Page:
+        check_limit(limit)
+        params: dict[str, Any] = {"ConsistentRead": True}
+        if cursor is not None:
+            params["ExclusiveStartKey"] = _wire_key(decode_scan_cursor(cursor))
+        items: list[Item] = []
+        now = now_epoch()
+        while len(items) < limit:
+            response = await self._call("scan", **params, Limit=limit - len(items))
+            items += [i for i in map(from_wire, response.get("Items", [])) if not is_expired(i, now)]
+            if not (last := response.get("LastEvaluatedKey")):
+                return Page(items, None)
+            params["ExclusiveStartKey"] = last
+        return Page(items, encode_scan_cursor(key_of(items[-1])))
+
     async def ping(self) -> None:
         try:
             response = await self._client.describe_table(TableName=self._table)
@@ -231,6 +306,37 @@ class DynamoDBStore:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+def _index_query(index: Index, partition: str, below: str | None, at_least: str | None,
+                 having: Having | None) -> dict[str, Any]:
+    """One key condition on the sort key. BETWEEN is inclusive at both ends, and a filter
+    may not name a key of the index, so with both bounds query_index drops the upper one
+    itself (read, then left out: at most one entry, sort values being unique)."""
+    names = {"#p": index.partition}
+    if below is not None or at_least is not None:
+        names["#s"] = index.sort
+    values: dict[str, Any] = {":p": {"S": partition}}
+    condition, filters = "#p = :p", []
+    if below is not None and at_least is not None:
+        condition += " AND #s BETWEEN :lo AND :hi"
+        values.update({":lo": {"S": at_least}, ":hi": {"S": below}})
+    elif below is not None:
+        condition += " AND #s < :hi"
+        values[":hi"] = {"S": below}
+    elif at_least is not None:
+        condition += " AND #s >= :lo"
+        values[":lo"] = {"S": at_least}
+    if having is not None:
+        names["#h"] = having[0]
+        options = sorted(having[1])
+        values.update({f":h{n}": {"S": v} for n, v in enumerate(options)})
+        filters.append(f"#h IN ({', '.join(f':h{n}' for n in range(len(options)))})")
+    params: dict[str, Any] = {"IndexName": index.name, "KeyConditionExpression": condition,
+                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    if filters:
+        params["FilterExpression"] = " AND ".join(filters)
+    return params
 
 
 def aws_session() -> aioboto3.Session:
@@ -275,11 +381,7 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
             await client.create_table(
                 TableName=table,
                 BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": PK, "AttributeType": "S"},
-                    {"AttributeName": SK, "AttributeType": "S"},
-                    {"AttributeName": CUSTOMER_ID, "AttributeType": "S"},
-                ],
+                AttributeDefinitions=_attribute_definitions(),
                 KeySchema=[
                     {"AttributeName": PK, "KeyType": "HASH"},
                     {"AttributeName": SK, "KeyType": "RANGE"},
@@ -291,7 +393,7 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
                         {"AttributeName": PK, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }],
+                }, *map(_order_index, ORDER_INDEXES)],
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
@@ -306,9 +408,51 @@ async def create_table(table: str, *, session: aioboto3.Session | None = None) -
                 TableName=table,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT},
             )
+        added = [] if created else await _add_order_indexes(client, table)
         recovery = await _point_in_time_recovery(client, table)
-    return (f"table {table} {'created' if created else 'already exists'}; TTL on {EXPIRES_AT}; "
+    indexes = f"; added {', '.join(added)} (run `gateway index-orders` to list older orders)" if added else ""
+    return (f"table {table} {'created' if created else 'already exists'}{indexes}; TTL on {EXPIRES_AT}; "
             f"point-in-time recovery {recovery}")
+
+
+def _attribute_definitions() -> list[dict[str, str]]:
+    names = [PK, SK, CUSTOMER_ID, *dict.fromkeys(a for i in ORDER_INDEXES for a in (i.partition, i.sort))]
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _order_index(index: Index) -> dict[str, Any]:
+    """KEYS_ONLY (plus what `having` filters read): an entry is ~100 bytes, so an index
+    write is 1 WCU whatever the order's size, and a count reads ~8,000 entries a call."""
+    projection: dict[str, Any] = {"ProjectionType": "KEYS_ONLY"}
+    if index.included:
+        projection = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.included)}
+    return {"IndexName": index.name, "Projection": projection,
+            "KeySchema": [{"AttributeName": index.partition, "KeyType": "HASH"},
+                          {"AttributeName": index.sort, "KeyType": "RANGE"}]}
+
+
+async def _add_order_indexes(client: Any, table: str) -> list[str]:
+    """An existing table (made before the order indexes, or by the system we replace) gets
+    the ones it lacks: DynamoDB builds one GSI per UpdateTable, so each is waited for."""
+    added = []
+    for index in ORDER_INDEXES:
+        described = (await client.describe_table(TableName=table))["Table"]
+        if index.name in {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])}:
+            continue
+        await client.update_table(TableName=table, AttributeDefinitions=_attribute_definitions(),
+                                  GlobalSecondaryIndexUpdates=[{"Create": _order_index(index)}])
+        await _wait_for_indexes(client, table)
+        added.append(index.name)
+    return added
+
+
+async def _wait_for_indexes(client: Any, table: str, seconds: int = 1800) -> None:
+    for _ in range(seconds):
+        described = (await client.describe_table(TableName=table))["Table"]
+        if all(i.get("IndexStatus") == "ACTIVE" for i in described.get("GlobalSecondaryIndexes", [])):
+            return
+        await asyncio.sleep(1)
+    raise StoreError(f"DynamoDB table {table}: indexes still building after {seconds} s")
 
 
 async def describe_setup(table: str, *, session: aioboto3.Session | None = None) -> dict[str, Any]:

@@ -28,6 +28,16 @@ Kept from the system we replace (so the gateway drops into its existing table):
 
 GSI ``stripeCustomerId-index``: partition ``stripeCustomerId``, sort ``PK``.
 
+Sparse GSIs for the shop's order listing, only on ORDER#{id} / METADATA items (written by
+`store/records/order_index.py`), all sorted by ``orderListedAt`` = ``{createdAt:011d}#{id}``
+(newest first = descending; unique, so a position is a cursor), all KEYS_ONLY (plus
+``orderState`` on the email index), so an index write costs 1 WCU whatever the order's size:
+
+    index                   partition           holds
+    orders-index            ordersAll = ALL     every order
+    orderState-index        orderState          {status}#{fulfilment}, e.g. PAID#UNFULFILLED
+    orderEmail-index        orderEmail          the order's email, as `guest_email` writes it
+
 Key size: DynamoDB allows 2,048 bytes of partition key and 1,024 of sort key, and the
 index's sort key is ``PK``, so every PK must stay within 1,024 bytes (UTF-8). Values
 from outside are bounded at the edge (`MAX_USER_ID_BYTES`, `MAX_EMAIL_BYTES`,
@@ -50,6 +60,40 @@ EXPIRES_AT = "expiresAt"
 VERSION = "version"  # optimistic locking: put(item, if_version=n) writes only over version n
 CUSTOMER_INDEX = "stripeCustomerId-index"
 CUSTOMER_ID = "stripeCustomerId"
+
+LISTED_AT = "orderListedAt"  # the sort key of the three order indexes
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A GSI: its name, partition and sort attributes (strings), and what it projects
+    besides the keys (readable in `having` filters)."""
+
+    name: str
+    partition: str
+    sort: str
+    included: tuple[str, ...] = ()
+
+
+ORDERS_INDEX = Index("orders-index", "ordersAll", LISTED_AT)
+ORDER_STATE_INDEX = Index("orderState-index", "orderState", LISTED_AT)
+ORDER_EMAIL_INDEX = Index("orderEmail-index", "orderEmail", LISTED_AT, included=("orderState",))
+ORDER_INDEXES = (ORDERS_INDEX, ORDER_STATE_INDEX, ORDER_EMAIL_INDEX)
+ALL_ORDERS = "ALL"
+
+
+def listed_at(created_at: int, order_id: str) -> str:
+    """An order's position in the order indexes: zero-padded epoch seconds, then its id."""
+    return f"{created_at:011d}#{order_id}"
+
+
+def listed_from(epoch: int) -> str:
+    """The first position at or after an instant (inclusive lower bound)."""
+    return f"{epoch:011d}#"
+
+
+def order_state(status: str, fulfillment: str) -> str:
+    return f"{status}#{fulfillment}"
 
 MAX_KEY_BYTES = 1024  # DynamoDB's sort-key limit, which PK meets in the customer index
 MAX_USER_ID_BYTES = 255  # a token's sub

@@ -7,8 +7,8 @@ import contextvars
 from collections import Counter
 from collections.abc import Sequence
 
-from store.base import Item, Page, Store
-from store.keys import Key
+from store.base import Having, IndexPage, Item, Page, Store
+from store.keys import Index, Key
 from store.transact import Op, Refused
 
 _request_calls: contextvars.ContextVar[Counter | None] = contextvars.ContextVar(
@@ -62,6 +62,22 @@ class MeteredStore:
         self._count("query")
         return await self.inner.query(pk, prefix=prefix, limit=limit, cursor=cursor,
                                       newest_first=newest_first)
+
+    async def query_index(self, index: Index, partition: str, *, below: str | None = None,
+                          at_least: str | None = None, limit: int = 20,
+                          having: Having | None = None) -> IndexPage:
+        self._count("query_index")
+        return await self.inner.query_index(index, partition, below=below, at_least=at_least, limit=limit,
+                                            having=having)
+
+    async def count_index(self, index: Index, partition: str, *, below: str | None = None,
+                          at_least: str | None = None, having: Having | None = None) -> int:
+        self._count("count_index")
+        return await self.inner.count_index(index, partition, below=below, at_least=at_least, having=having)
+
+    async def scan(self, *, limit: int = 100, cursor: str | None = None) -> Page:
+        self._count("scan")
+        return await self.inner.scan(limit=limit, cursor=cursor)
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -20,19 +20,25 @@ import orjson
 
 from store.base import (
     BATCH_GET_LIMIT,
+    Having,
+    IndexEntry,
+    IndexPage,
     Item,
     Page,
     StoreConfigError,
     StoreError,
     check_attribute,
+    check_having,
     check_limit,
     check_put,
     decode_cursor,
+    decode_scan_cursor,
     encode_cursor,
+    encode_scan_cursor,
     now_epoch,
     unique_keys,
 )
-from store.keys import EXPIRES_AT, Key, key_of
+from store.keys import EXPIRES_AT, ORDER_INDEXES, Index, Key, key_of
 from store.transact import Op, Refused, apply_op, check_transaction
 
 SCHEMA = """
@@ -45,6 +51,21 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID
 """
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
+
+
+def attr(name: str) -> str:
+    """An item attribute as SQL: the same expression in an index and in the queries that
+    must use it (SQLite matches expression indexes by their text)."""
+    assert name.isidentifier()
+    return f"json_extract(CAST(body AS TEXT), '$.{name}')"
+
+
+def index_sql(index: Index) -> str:
+    """A GSI as a partial expression index: sparse like DynamoDB's (only items with the
+    partition attribute), kept by SQLite on every write, built over existing rows at open."""
+    name = "idx_" + "".join(ch if ch.isalnum() else "_" for ch in index.name)
+    return (f"CREATE INDEX IF NOT EXISTS {name} ON items ({attr(index.partition)}, {attr(index.sort)}) "
+            f"WHERE {attr(index.partition)} IS NOT NULL")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -100,6 +121,8 @@ class SQLiteStore:
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA busy_timeout=5000")
             await conn.execute(SCHEMA)
+            for index in ORDER_INDEXES:
+                await conn.execute(index_sql(index))
         except sqlite3.Error as exc:
             if conn is not None:
                 await conn.close()  # its thread would keep the process alive
@@ -214,6 +237,50 @@ class SQLiteStore:
         more = len(rows) > limit
         return Page(items, encode_cursor(items[-1]["SK"]) if more else None)
 
+    @_store_errors
+    async def query_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        limit: int = 20, having: Having | None = None,
+    ) -> IndexPage:
+        check_limit(limit)
+        check_having(index, having)
+        where, params = _index_range(index, partition, below, at_least)
+        shown = attr(having[0]) if having else "NULL"
+        rows = await self._read(
+            f"SELECT pk, sk, {attr(index.sort)}, {shown} FROM items WHERE {where} "
+            f"ORDER BY {attr(index.sort)} DESC LIMIT ?", (*params, limit))
+        kept = [IndexEntry(Key(pk, sk), sort) for pk, sk, sort, value in rows
+                if having is None or value in having[1]]
+        return IndexPage(kept, rows[-1][2] if len(rows) == limit else None)
+
+    @_store_errors
+    async def count_index(
+        self, index: Index, partition: str, *, below: str | None = None, at_least: str | None = None,
+        having: Having | None = None,
+    ) -> int:
+        check_having(index, having)
+        where, params = _index_range(index, partition, below, at_least)
+        if having is not None:
+            values = sorted(having[1])
+            where += f" AND {attr(having[0])} IN ({','.join('?' for _ in values)})"
+            params = (*params, *values)
+        rows = await self._read(f"SELECT count(*) FROM items WHERE {where}", params)
+        return int(rows[0][0])
+
+    @_store_errors
+    async def scan(self, *, limit: int = 100, cursor: str | None = None) -> Page:
+        check_limit(limit)
+        where = LIVE
+        params: list[Any] = [now_epoch()]
+        if cursor is not None:
+            after = decode_scan_cursor(cursor)
+            where += " AND (pk, sk) > (?, ?)"
+            params += [after.pk, after.sk]
+        rows = await self._read(f"SELECT body FROM items WHERE {where} ORDER BY pk, sk LIMIT ?",
+                                (*params, limit + 1))
+        items = [orjson.loads(body) for (body,) in rows[:limit]]
+        return Page(items, encode_scan_cursor(key_of(items[-1])) if len(rows) > limit else None)
+
     async def ping(self) -> None:
         try:
             await self._conn.execute("SELECT 1")
@@ -282,6 +349,19 @@ def _transact_now(conn: sqlite3.Connection, ops: list[Op], now: int) -> Refused 
             conn.execute("ROLLBACK")
         raise
     return None
+
+
+def _index_range(index: Index, partition: str, below: str | None,
+                 at_least: str | None) -> tuple[str, tuple]:
+    where = [f"{attr(index.partition)} = ?", LIVE]
+    params: list = [partition, now_epoch()]
+    if below is not None:
+        where.append(f"{attr(index.sort)} < ?")
+        params.append(below)
+    if at_least is not None:
+        where.append(f"{attr(index.sort)} >= ?")
+        params.append(at_least)
+    return " AND ".join(where), tuple(params)
 
 
 def _successor(prefix: str) -> str:

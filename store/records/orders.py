@@ -25,6 +25,7 @@ from typing import Any
 from store import keys
 from store.records.facts import Facts, Unreadable, shown
 from store.records.fulfillment import Fulfillment
+from store.records.order_index import INDEX_ATTRIBUTES, index_attributes
 from store.records.timeline import OrderEvent, events_from_item, events_to_item
 from telemetry.metrics import UNREADABLE_ORDERS
 
@@ -41,7 +42,8 @@ _KNOWN = frozenset({
     keys.PK, keys.SK, keys.ENTITY, keys.VERSION, keys.CUSTOMER_ID, "orderId", "orderNumber", "userId", "guest",
     "guestEmail", "status", "facts", "items", "currency", "subtotal", "discount", "shipping", "tax", "total",
     "refunded", "chargedBack", "email", "shippingAddress", "stripeSessionId", "stripePaymentIntentId",
-    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", "events", "stock"})
+    "quoteSignature", "createdAt", "updatedAt", "review", "reviewReason", "fulfillment", "events", "stock",
+    *INDEX_ATTRIBUTES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,8 @@ class Order:
             item["events"] = events_to_item(self.events)
         if self.stock is not None:
             item["stock"] = self.stock
+        if key == self.key:  # listed in the order indexes once: by its own item, not the copy
+            item.update(index_attributes(self, STATUSES))
         return item
 
     @classmethod
