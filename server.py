@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -27,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
 from commerce.catalog import load_catalog
@@ -36,7 +38,7 @@ from commerce.checkout import CheckoutConfig
 from loaders import Loaders
 from payments import Payments
 from payments import start_counting as start_stripe_counting
-from schema import build_schema
+from schema import GatewaySchema, build_schema
 from schema.errors import coded
 from settings import ConfigError, Settings, load_settings, read_stripe_secret, read_webhook_secrets
 from store import StoreConfigError, StoreError, TableMissing, open_store
@@ -49,10 +51,24 @@ from web.explorer import Explorer
 from web.middleware import BodyRefused, HttpHygiene, RequestIds
 from web.observability import metrics
 from web.ratelimit import parse_networks
+from web.trusted import (
+    ManifestError,
+    Mode,
+    TrustedDocument,
+    TrustedDocuments,
+    TrustedRequestData,
+    TrustedRequestRefused,
+    cache_control,
+    load_manifest,
+    refuse_free_text,
+    trusted_request,
+    wants_document_id,
+)
 from webhooks.handlers import HANDLERS
 from webhooks.route import stripe_webhook
 
 log = logging.getLogger("gateway")
+FastPath = Callable[[TrustedDocument, dict[str, Any] | None, Context], Awaitable[ExecutionResult | None]]
 EMULATOR_PATH = "/_stripe"
 WEBHOOK_PATH = "/stripe/webhook"
 EMULATOR_KEY = "sk_test_emulated_payments"
@@ -62,6 +78,14 @@ MAX_JSON_DEPTH = 32
 
 class GatewayGraphQL(GraphQL):
     explorer: Explorer | None = None
+    trusted = TrustedDocuments({})
+    trusted_mode: Mode = "allow"
+    # THE SEAM for the fast path of trusted documents: given the resolved document, its
+    # variables and the request's context, an answer, or None to execute as usual.
+    fast_path: FastPath | None = None
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        return "documentId" not in request.query_params and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         assert self.explorer is not None  # only asked for when graphql_ide is set
@@ -98,6 +122,8 @@ class GatewayGraphQL(GraphQL):
             response = await self.run(request)
         except HTTPException as exc:
             response = refusal(request, exc.status_code, exc.reason)
+        except TrustedRequestRefused as exc:
+            response = refusal(request, exc.status, exc.message, code=exc.code)
         except BodyRefused:  # too large or too slow: HttpHygiene answers
             raise
         except Exception:
@@ -105,7 +131,36 @@ class GatewayGraphQL(GraphQL):
             log.exception("unexpected error (request %s) outside execution", request_id)
             response = refusal(request, 500, "Unexpected error.", code="INTERNAL_SERVER_ERROR",
                                request_id=request_id)
+        response.headers["cache-control"] = cache_control(
+            getattr(request.state, "trusted", None), request.method, failed=response.status_code != 200
+            or getattr(request.state, "failed", False), authorized="authorization" in request.headers)
         await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[
+            GraphQLRequestData]:
+        """The one hook of trusted documents: a request by `documentId` runs the manifest's
+        document (web/trusted.py); with TRUSTED_DOCUMENTS=only nothing else does."""
+        body = await request.get_body() if request.method == "POST" else None
+        if wants_document_id(request.method, request.query_params, body):
+            data = self.parse_query_params(request.query_params) if request.method == "GET" else self.parse_json(
+                body or b"")
+            if not isinstance(data, dict) or "documentId" in data:
+                return trusted_request(data, request.method, self.trusted)
+        refuse_free_text(self.trusted_mode)
+        return await super().parse_http_body(request)
+
+    async def execute_single(self, request: Request, request_adapter: AsyncHTTPRequestAdapter,  # type: ignore[override]
+                             sub_response: Response, context: Context, root_value: Any,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
+        if isinstance(request_data, TrustedRequestData) and request_data.trusted is not None:
+            request.state.trusted = request_data.trusted  # for the answer's Cache-Control
+            context.trusted = request_data.trusted  # parsed and validated at start (schema/extensions.py)
+            if self.fast_path is not None:
+                answer = await self.fast_path(request_data.trusted, request_data.variables, context)
+                if answer is not None:
+                    return answer
+        return await super().execute_single(request, request_adapter, sub_response,
+                                            context, root_value, request_data)  # type: ignore[arg-type]
 
     def parse_json(self, data: str | bytes) -> object:
         try:
@@ -121,6 +176,7 @@ class GatewayGraphQL(GraphQL):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
+            request.state.failed = True
             request_id = getattr(request.state, "request_id", None)
             hide = request.app.state.hide_suggestions
             result.errors = [coded(error, request_id, hide_suggestions=hide) for error in result.errors]
@@ -337,11 +393,12 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
 
     emailing.configure(settings)
     hide_suggestions = not settings.suggestions_enabled
-    graphql = GatewayGraphQL(
-        build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
-                     max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
-                     introspection=settings.introspection_enabled, suggestions=not hide_suggestions),
-        graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    schema = build_schema(max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases,
+                          max_tokens=settings.graphql_max_tokens, max_cost=settings.graphql_max_cost,
+                          introspection=settings.introspection_enabled, suggestions=not hide_suggestions)
+    graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    graphql.trusted = trusted_documents(settings, schema)
+    graphql.trusted_mode = settings.trusted_documents
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -388,6 +445,21 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     app.state.hide_suggestions = hide_suggestions
     app.state.settings = settings
     return app
+
+
+def trusted_documents(settings: Settings, schema: GatewaySchema) -> TrustedDocuments:
+    """The manifest, each document validated once against this schema (limits included).
+    A document the schema refuses stays refused, with its errors, and is logged: the
+    manifest is older than the schema (scripts/persisted-documents regenerates it)."""
+    try:
+        documents = load_manifest(settings.trusted_documents_path).prepared(schema.validate_trusted)
+    except ManifestError as exc:
+        raise ConfigError(f"TRUSTED_DOCUMENTS_PATH: {exc}") from None
+    for document in documents:
+        if document.errors:
+            log.error("trusted document %s (%s) does not validate: %s", document.id, document.operation_name,
+                      "; ".join(error.message for error in document.errors))
+    return documents
 
 
 def settle_heap() -> None:

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     commerce_table: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
     gateway_db: Path = Path("var/gateway.db")
     catalog_path: Path = Path(__file__).resolve().parent / "catalog" / "products.json"
+    # The storefront's trusted documents (graphql-codegen's persisted-documents manifest) and
+    # whether other documents run too: `only` refuses them (production: set it), `allow` takes both.
+    trusted_documents: Literal["only", "allow"] = "allow"
+    trusted_documents_path: Path = (Path(__file__).resolve().parent / "examples" / "storefront"
+                                    / "persisted-documents.json")
     cors_allow_origin: Annotated[list[str], NoDecode] = []
 
     jwt_secret: SecretStr | None = None

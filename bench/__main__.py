@@ -1,7 +1,9 @@
 """The benchmark, in one run on one machine (`scripts/bench`, or `python -m bench`):
 
-1. throughput of the gateway, a plain-Strawberry peer and a bare Starlette endpoint,
-   under the same uvicorn settings, loaded from another process (wrk when installed);
+1. throughput of the gateway, a plain-Strawberry peer, a bare Starlette endpoint and the
+   floor (bare Starlette returning the gateway's exact bytes), under the same uvicorn
+   settings and HTTP stack, in interleaved rounds, loaded from another process (wrk when
+   installed); the import time of the Lambda handler (a cold start);
 2. the store and Stripe calls of each operation (the gateway's own per-request counters);
 3. order(id) and the first page for customers with 10, 1,000 and 10,000 orders; webhook
    ingestion on SQLite and on DynamoDB Local; sync-orders over 10,000 sessions;
@@ -27,21 +29,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, report, sync_orders, throughput, validation, webhooks, workers
+from bench import ROOT, coldstart, report, sync_orders, throughput, validation, webhooks, workers
 from bench.load import has_wrk
 
-FULL: dict[str, Any] = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
-        "warmup": 2.0, "connections": 8, "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
+FULL: dict[str, Any] = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 5.0,
+        "warmup": 2.0, "connections": 8, "rounds": 3, "import_repeats": 7,
+        "webhook_events": {"sqlite": 3000, "dynamodb": 1000},
         "webhook_connections": 4, "sync_sessions": 10000, "sync_rate": 100, "hostile_repeats": 20,
         "workers": {"dashboard_users": 20, "orders_each": 25, "rounds": 5, "seconds": 5.0, "warmup": 1.0,
                     "connections": 16}}
 SMOKE: dict[str, Any] = {"dashboard_users": 3, "orders_each": 25, "scale_sizes": [10, 50, 200], "seconds": 1.0,
-         "warmup": 0.5, "connections": 4, "webhook_events": {"sqlite": 60, "dynamodb": 30},
+         "warmup": 0.5, "connections": 4, "rounds": 1, "import_repeats": 2,
+         "webhook_events": {"sqlite": 60, "dynamodb": 30},
          "webhook_connections": 4, "sync_sessions": 200, "sync_rate": 100, "hostile_repeats": 3,
          "workers": {"dashboard_users": 2, "orders_each": 5, "rounds": 1, "seconds": 1.0, "warmup": 0.3,
                      "connections": 4}}
 
-PARTS = ["throughput", "webhooks", "sync", "validation", "workers"]
+PARTS = ["throughput", "coldstart", "webhooks", "sync", "validation", "workers"]
 
 
 def machine() -> str:
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated: throughput (with calls and scaling), webhooks, sync, "
+                        help="comma-separated: throughput (with calls and scaling), coldstart, webhooks, sync, "
                              "validation (hostile documents), workers (1 against N)")
     parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
                                                  "or var/bench-smoke with --smoke)")
@@ -80,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             results = throughput.run(
                 workdir=workdir, dashboard_users=sizes["dashboard_users"], orders_each=sizes["orders_each"],
                 scale_sizes=sizes["scale_sizes"], seconds=sizes["seconds"], warmup=sizes["warmup"],
-                connections=sizes["connections"])
+                connections=sizes["connections"], rounds=sizes["rounds"])
+        if "coldstart" in parts:
+            step("cold start: import lambda_handler (python -X importtime)")
+            results["cold_start"] = coldstart.run(repeats=sizes["import_repeats"])
         if "webhooks" in parts:
             results["webhooks"] = {}
             step("webhook ingestion on SQLite")

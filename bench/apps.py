@@ -1,11 +1,14 @@
-"""The three apps the throughput benchmark serves, each with the same uvicorn settings
-(`uvicorn --factory bench.apps:<name>`, one worker, access log off):
+"""The apps the throughput benchmark serves, each with the same uvicorn settings and HTTP
+stack (bench/serve.py: one worker, access log off):
 
 * `gateway`: the real thing, configured from the environment like `gateway serve`.
 * `peer`: what a team writes first: a plain Strawberry app with default settings
   (no parser or validation cache, no limits), serving the same dashboard shape from
   memory. It trusts the bearer token as a lookup key and checks nothing.
 * `ceiling`: a bare Starlette JSON endpoint, the most a Python ASGI app can do here.
+* `floor`: bare Starlette returning, for each request the benchmark sends, the gateway's
+  exact response bytes to it (BENCH_FLOOR_DATA: [{authorization, body, response}], captured
+  from the gateway): what serving those bytes costs with no work behind them.
 
 The peer reads its data from the JSON file named by BENCH_PEER_DATA:
 {"tokens": {token: userId}, "profiles": {userId: profile}, "orders": {userId: [order, ...newest first]}}
@@ -24,7 +27,7 @@ import orjson
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.types import Info
@@ -42,6 +45,17 @@ def ceiling() -> Starlette:
         return JSONResponse({"data": {"__typename": "Query"}})
 
     return Starlette(routes=[Route("/graphql", typename, methods=["POST"])])
+
+
+def floor() -> Starlette:
+    captured = orjson.loads(Path(os.environ["BENCH_FLOOR_DATA"]).read_bytes())
+    answers = {(c["authorization"], c["body"].encode()): c["response"].encode() for c in captured}
+
+    async def same_bytes(request: Request) -> Response:
+        body = await request.body()
+        return Response(answers[request.headers.get("authorization", ""), body], media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", same_bytes, methods=["POST"])])
 
 
 # ---- the peer ---------------------------------------------------------------------------

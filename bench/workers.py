@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, stop
+from bench import ROOT, cpu_seconds, stop
 from bench.load import Request
 from bench.load import run as load
 from bench.seed import seed
@@ -62,9 +62,6 @@ def spawned_workers(parent: int) -> list[int]:
     return sorted(int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes())
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
 def loaded(base: str, pids: list[int], requests: list[Request], *, seconds: float, warmup: float,

@@ -28,14 +28,16 @@ LOCK = ROOT / "deploy" / "requirements.lock"
 PYTHON_VERSION = "3.13"  # deploy/template.yaml: Runtime python3.13
 PLATFORM = "manylinux2014_aarch64"  # Architectures: [arm64]
 NOT_SHIPPED = ("stripe_emulator*",)  # development only: production never mounts it
-DATA = ("catalog/products.json",)
+# The catalog, and the manifest of trusted documents (settings.trusted_documents_path's default).
+DATA = ("catalog/products.json", "examples/storefront/persisted-documents.json")
 # What the function never loads, measured on the first build (83 MB of files):
 # botocore's models of the ~400 AWS services (24 MB) but the ones we call and its credential
 # chain uses; the stripe SDK's request-parameter TypedDicts, imported only under
 # TYPE_CHECKING (8 MB); boto3's resource models but DynamoDB's; the server (uvicorn, click:
-# API Gateway is the server); requests and its charset detector (the SDK is given httpx).
+# API Gateway is the server; uvloop and httptools, its fast stack); requests and its charset
+# detector (the SDK is given httpx).
 BOTOCORE_SERVICES = ("dynamodb", "ssm", "sts", "sso", "sso-oidc")
-PRUNED = ("stripe/params", "bin", "uvicorn", "click", "requests", "charset_normalizer")
+PRUNED = ("stripe/params", "bin", "uvicorn", "uvloop", "httptools", "click", "requests", "charset_normalizer")
 # Debug symbols in compiled extensions (11 MB of the 55 MB left): dropped with a strip that
 # reads arm64 ELF files (Debian: llvm, or binutils-aarch64-linux-gnu); without one the
 # package still works, 11 MB larger.
@@ -90,7 +92,7 @@ def build(target: Path, *, native: bool = False) -> None:
 def prune(target: Path) -> None:
     for name in PRUNED:
         shutil.rmtree(target / name, ignore_errors=True)
-    for name in ("uvicorn", "click", "requests", "charset_normalizer"):
+    for name in ("uvicorn", "uvloop", "httptools", "click", "requests", "charset_normalizer"):
         for info in target.glob(f"{name}-*.dist-info"):
             shutil.rmtree(info)
     models = target / "botocore" / "data"

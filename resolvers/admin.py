@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from strawberry.types.unset import UnsetType
 
 from commerce.errors import ErrorCode
-from jobs.reconcile import SyncInProgress, SyncReport, sync_orders
 from resolvers.refusals import Refused, refusal
 from store.base import now_epoch
 from web.context import Context
+
+if TYPE_CHECKING:  # the reconciliation job loads when an admin first runs it, not at a cold start
+    from jobs.reconcile import SyncReport
 
 EARLIEST = 1262304000  # 2010-01-01: nothing of Stripe Checkout is older
 
@@ -29,6 +31,8 @@ async def run_sync(context: Context, input: SyncInput | UnsetType | None) -> Syn
         if start is None or not EARLIEST <= start <= now_epoch():
             return refusal(("input", "since"), ErrorCode.INVALID_INPUT,
                            "since must be an instant with a time zone, after 2010 and not in the future.")
+    from jobs.reconcile import SyncInProgress, sync_orders
+
     services = context.services
     try:
         return await sync_orders(services.store, services.payments, since=start,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionContext, Info
 
 import resolvers.admin as admin_resolvers
@@ -25,7 +26,7 @@ from schema.admin_orders import AdminOrderConnection, AdminOrderEdge, AdminOrder
 from schema.catalog import Product
 from schema.checkout import CheckoutSession, CreateCheckoutSessionInput, CreateCheckoutSessionPayload
 from schema.errors import BAD_USER_INPUT, gateway_error
-from schema.extensions import gateway_extension
+from schema.extensions import GatewayParserCache, gateway_extension, trusted_validator
 from schema.fulfillment import CancelOrderInput, FulfillOrderInput, MarkDeliveredInput, Refund, RefundOrderInput
 from schema.operation_limits import Limits
 from schema.order_changes import CancelOrderPayload, FulfillOrderPayload, MarkDeliveredPayload, RefundOrderPayload
@@ -212,6 +213,9 @@ def _staff_order(order: records.Order) -> Order:
 
 
 class GatewaySchema(strawberry.Schema):
+    # Validates a trusted document once, at start, as a request would (see build_schema).
+    validate_trusted: Callable[[DocumentNode], list[GraphQLError]]
+
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """schema.errors.coded logs what needs logging; client mistakes are not server errors."""
@@ -230,14 +234,22 @@ def build_schema(*, max_depth: int = 10, max_aliases: int = 15, max_tokens: int 
     rules = () if introspection else (NoSchemaIntrospectionCustomRule,)
     limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
 
-    return GatewaySchema(
+    built = GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
             gateway_extension(max_tokens, limits, rules, hide_suggestions=not suggestions),
-            lambda: ParserCache(maxsize=256),
+            lambda: GatewayParserCache(maxsize=256),
         ],
     )
+    built.validate_trusted = trusted_validator(built._schema, limits, rules, hide_suggestions=not suggestions)
+    return built
 
 
-schema = build_schema()
+def __getattr__(name: str) -> GatewaySchema:
+    """`schema.schema`, the default schema (export-schema, tests), built when first asked
+    for: the app builds its own from settings, so importing the package builds none."""
+    if name != "schema":
+        raise AttributeError(name)
+    globals()["schema"] = built = build_schema()
+    return built

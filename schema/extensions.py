@@ -3,14 +3,14 @@ request's log line, and the operation limits (one extension: each one costs ever
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, specified_rules, validate
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation.rules import overlapping_fields_can_be_merged
 from graphql.validation.validate import ValidationAbortedError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
@@ -61,6 +61,33 @@ def _validate(schema: GraphQLSchema, document: DocumentNode, limits: Limits,
     return [GraphQLError(TOO_COMPLEX) if isinstance(e, ValidationAbortedError) else e for e in errors]
 
 
+def trusted_document_of(context: object) -> DocumentNode | None:
+    """The parsed document of a request by trusted id (web/trusted.py), if this is one."""
+    trusted = getattr(context, "trusted", None)
+    return None if trusted is None else trusted.document
+
+
+class GatewayParserCache(ParserCache):
+    """Strawberry's parser cache, except that a trusted document (parsed once, at start)
+    is not looked up at all."""
+
+    def on_parse(self) -> Iterator[None]:
+        document = trusted_document_of(self.execution_context.context)
+        if document is None:
+            yield from super().on_parse()
+            return
+        self.execution_context.graphql_document = document
+        yield
+
+
+def trusted_validator(schema: GraphQLSchema, limits: Limits, rules: Sequence[type[ASTValidationRule]], *,
+                      hide_suggestions: bool = False) -> Callable[[DocumentNode], list[GraphQLError]]:
+    """What validating a document finds on this schema, exactly as a request's validation
+    would (the limits, then the rules): run once per trusted document, at start."""
+    arguments = (limits, tuple(specified_rules) + tuple(rules), hide_suggestions)
+    return lambda document: _validate(schema, document, *arguments)
+
+
 def gateway_extension(max_tokens: int, limits: Limits, rules: Sequence[type[ASTValidationRule]], *,
                       hide_suggestions: bool = False) -> type[SchemaExtension]:
     """The gateway's per-request extension, with limits built once (see build_schema)."""
@@ -80,6 +107,11 @@ def gateway_extension(max_tokens: int, limits: Limits, rules: Sequence[type[ASTV
             context = self.execution_context
             document = context.graphql_document
             if document is None:  # Strawberry validates only a parsed document
+                yield
+                return
+            prepared = getattr(getattr(context.context, "trusted", None), "errors", None)
+            if prepared is not None:  # a trusted document, validated once at start
+                context.pre_execution_errors = list(prepared)
                 yield
                 return
             arguments = (limits, tuple(context.validation_rules) + added, hide_suggestions)

@@ -63,9 +63,11 @@ def test_the_lambda_package_is_the_code_and_base_dependencies_only(tmp_path):
     assert size < 50_000_000
     tops = {name.split("/")[0] for name in files}
     assert {"lambda_handler.py", "server.py", "cli.py", "catalog", "schema", "webhooks", "store"} <= tops
-    for unwanted in ("var", "node_modules", "tests", "bench", "examples", ".ci", ".git", ".venv",
+    for unwanted in ("var", "node_modules", "tests", "bench", ".ci", ".git", ".venv",
                      "stripe_emulator", "deploy", "scripts", "package.json"):
         assert unwanted not in tops, unwanted
+    # of the examples, only the manifest of trusted documents, which the gateway loads at start
+    assert [n for n in files if n.startswith("examples/")] == ["examples/storefront/persisted-documents.json"]
     assert not [n for n in files if n.endswith(("gateway.db", "dev-secrets.json", ".pyc"))]
     template = (ROOT / "deploy" / "template.yaml").read_text()
     assert template.count("BuildMethod: makefile") == 4 and "Runtime: python3.13" in template
@@ -100,6 +102,9 @@ t = int(time.time())
 mac = hmac.new(os.environ["STRIPE_WEBHOOK_SECRET"].encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
 out["webhook"] = call("POST", "/stripe/webhook", payload, {"stripe-signature": f"t={t},v1={mac}"})
 out["ready"] = call("GET", "/readyz")
+manifest = json.load(open(sys.argv[1] + "/examples/storefront/persisted-documents.json"))
+products = next(k for k, v in manifest.items() if v.startswith("query Products"))
+out["products"] = call("POST", "/graphql", json.dumps({"documentId": "sha256:" + products}))[1]
 out["modules"] = sorted({m.split(".")[0] for m in sys.modules if getattr(sys.modules[m], "__file__", None)
                          and sys.modules[m].__file__.startswith(sys.argv[1])})
 print(json.dumps(out), flush=True)
@@ -133,6 +138,7 @@ def test_the_package_alone_serves_graphql_checkout_and_webhooks_on_dynamodb(tmp_
     session = out["checkout"]["data"]["createCheckoutSession"]
     assert session["userErrors"] == [] and session["checkoutSession"]["total"]["amount"] == 6000
     assert out["webhook"] == [200, {"received": True, "outcome": "ignored"}]
+    assert {p["sku"] for p in out["products"]["data"]["products"]} >= {"N-RED"}  # a trusted document by id
     assert out["ready"] == [200, {"status": "ok", "store": "ok"}]
     assert "stripe_emulator" not in out["modules"] and "uvicorn" not in out["modules"]
 

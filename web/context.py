@@ -14,6 +14,7 @@ from payments import Payments
 from settings import Settings
 from store import Store
 from web.auth import TokenVerifier, Viewer
+from web.trusted import TrustedDocument
 
 
 @dataclass(slots=True)
@@ -50,4 +51,5 @@ class Context:
     loaders: Loaders
     viewer: Viewer | None = None
     auth_error: str | None = None
+    trusted: TrustedDocument | None = None  # a request by trusted document id (web/trusted.py)
     extra: dict = field(default_factory=dict)

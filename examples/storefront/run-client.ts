@@ -1,5 +1,6 @@
 // The generated, typed client against a running gateway: GATEWAY_URL, GATEWAY_TOKEN.
-import { print } from "graphql";
+// It sends each operation by its trusted document id (the client preset's persistedDocuments
+// hash), never its text: the gateway may run with TRUSTED_DOCUMENTS=only.
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import {
   CreateCartQuoteDocument, CreateCheckoutSessionDocument, DashboardDocument, ProductsDocument,
@@ -12,10 +13,12 @@ const token = process.env.GATEWAY_TOKEN ?? "";
 async function call<Result, Variables>(
   document: TypedDocumentNode<Result, Variables>, variables: Variables, signedIn = false,
 ): Promise<Result> {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!hash) throw new Error("the document has no persisted-documents hash: regenerate the client");
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(signedIn ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query: print(document), variables }),
+    body: JSON.stringify({ documentId: `sha256:${hash}`, variables }),
   });
   const body = (await response.json()) as { data?: Result; errors?: unknown[] };
   if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
