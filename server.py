@@ -48,6 +48,7 @@ from web import dev_pages
 from web.auth import AuthError, TokenVerifier, bearer_token
 from web.context import Context, Services
 from web.explorer import Explorer
+from web.fastpath import FastPathCache
 from web.middleware import BodyRefused, HttpHygiene, RequestIds
 from web.observability import metrics
 from web.ratelimit import parse_networks
@@ -375,6 +376,8 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
     graphql.trusted = trusted_documents(settings, schema)
     graphql.trusted_mode = settings.trusted_documents
+    if settings.fast_path:
+        graphql.fast_path = FastPathCache(schema, graphql.trusted)
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
