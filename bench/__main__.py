@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, report, sync_orders, throughput, validation, webhooks, workers
+from bench import ROOT, fastpath, report, sync_orders, throughput, validation, webhooks, workers
 from bench.load import has_wrk
 
 FULL: dict[str, Any] = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 10.0,
@@ -41,7 +41,7 @@ SMOKE: dict[str, Any] = {"dashboard_users": 3, "orders_each": 25, "scale_sizes":
          "workers": {"dashboard_users": 2, "orders_each": 5, "rounds": 1, "seconds": 1.0, "warmup": 0.3,
                      "connections": 4}}
 
-PARTS = ["throughput", "webhooks", "sync", "validation", "workers"]
+PARTS = ["throughput", "fastpath", "webhooks", "sync", "validation", "workers"]
 
 
 def machine() -> str:
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated: throughput (with calls and scaling), webhooks, sync, "
+                        help="comma-separated: throughput (with calls and scaling), fastpath (trusted documents "
+                             "by id, fast path on and off, the same-bytes floor), webhooks, sync, "
                              "validation (hostile documents), workers (1 against N)")
     parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
                                                  "or var/bench-smoke with --smoke)")
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                 workdir=workdir, dashboard_users=sizes["dashboard_users"], orders_each=sizes["orders_each"],
                 scale_sizes=sizes["scale_sizes"], seconds=sizes["seconds"], warmup=sizes["warmup"],
                 connections=sizes["connections"])
+        if "fastpath" in parts:
+            step("trusted documents by id: the fast path on, off, and the same bytes from bare Starlette")
+            results["fastpath"] = fastpath.run(
+                workdir=workdir, dashboard_users=sizes["dashboard_users"], orders_each=sizes["orders_each"],
+                seconds=sizes["seconds"], warmup=sizes["warmup"], connections=sizes["connections"])
         if "webhooks" in parts:
             results["webhooks"] = {}
             step("webhook ingestion on SQLite")

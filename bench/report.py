@@ -18,6 +18,8 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     if "throughput" in results:
         _throughput_verdicts(results, target)
+    if "fastpath" in results:
+        _fastpath_verdicts(results, target)
     if "webhooks" in results:
         sqlite = results["webhooks"]["sqlite"]
         target("webhook events/s on SQLite", sqlite["events_per_second"], 300, at_least=True)
@@ -50,6 +52,21 @@ def _throughput_verdicts(results: dict[str, Any], target: Any) -> None:
            order[sizes[-1]]["mean_ms"] / order[sizes[0]]["mean_ms"], 1.2, at_least=False)
 
 
+def _fastpath_verdicts(results: dict[str, Any], target: Any) -> None:
+    """Issue 20: trusted documents by id, through the fast path."""
+    fp = results["fastpath"]
+    target("dashboard by id, fast path, rps / same bytes", fp["ratios"]["dashboard"]["on / same bytes"], 0.35,
+           at_least=True)
+    target("order(id) by id, fast path, rps / same bytes", fp["ratios"]["order"]["on / same bytes"], 0.35,
+           at_least=True)
+    target("dashboard store calls, fast path (a repeat)", fp["calls"]["dashboard, fast path on"]["store"], 2,
+           at_least=False)
+    if "throughput" in results:  # the peer runs there
+        target("dashboard by id, fast path, rps / plain-Strawberry peer",
+               fp["throughput"]["fast path on"]["dashboard"]["rps"]
+               / results["throughput"]["peer"]["dashboard"]["rps"], 5, at_least=True)
+
+
 def _workers_verdicts(w: dict[str, Any], target: Any) -> None:
     """Issue 21: N workers (one per core) against one, on the same machine."""
     n, summary = w["workers"], w["summary"]
@@ -65,6 +82,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Benchmark {results['finished']}", "", f"{results['machine']}.", ""]
     if "throughput" in results:
         lines += _throughput_markdown(results)
+    if "fastpath" in results:
+        from bench.fastpath import markdown as fastpath_markdown
+
+        lines += fastpath_markdown(results["fastpath"])
     if "webhooks" in results:
         lines += ["## Webhook ingestion (each event once; Stripe = the emulator, in its own process)", "",
                   "| store | events | connections | events/s | p50 ms | p99 ms | orders |",
