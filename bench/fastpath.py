@@ -96,10 +96,10 @@ def run(*, workdir: Path, dashboard_users: int, orders_each: int, seconds: float
     floor_data = workdir / "floor.json"
     floor_data.write_bytes(orjson.dumps(answers))
     with serve("same_bytes", {"BENCH_FLOOR_DATA": str(floor_data)}, workdir / "floor.log") as base:
-        figures = results["throughput"]["same bytes"] = {}
+        floor = results["throughput"]["same bytes"] = {}
         for op in OPERATIONS:
             check(base, ops[op][0], EXPECT[op])
-            figures[op] = measure(base, ops[op], **kw)
+            floor[op] = measure(base, ops[op], **kw)
     tp = results["throughput"]
     results["ratios"] = {op: {"on / off": tp["fast path on"][op]["rps"] / tp["fast path off"][op]["rps"],
                               "on / same bytes": tp["fast path on"][op]["rps"] / tp["same bytes"][op]["rps"],

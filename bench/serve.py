@@ -9,13 +9,15 @@ access log off, the same HTTP stack (`--stack`: `fast` is uvloop and httptools, 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
 
 from bench import apps
 from telemetry.logs import configure_logging, logging_config
 
-STACKS = {"fast": {"loop": "uvloop", "http": "httptools"}, "plain": {"loop": "asyncio", "http": "h11"}}
+STACKS: dict[str, dict[str, Any]] = {"fast": {"loop": "uvloop", "http": "httptools"},
+                                     "plain": {"loop": "asyncio", "http": "h11"}}
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import pytest
 from tests.live_gateway import engine_env, gateway_env, running_gateway
 from tests.test_dashboard import lambda_order, seed_order_item, seed_orders, write_items
 from tests.test_webhooks import WHSEC, deliver, event_of, new_session, pay, refund
-from web.fastpath import FAST_PATH
+from web.fastpath import FAST_PATH, FastPathCache
 from web.trusted import load_manifest
 
 MANIFEST = Path(__file__).resolve().parent.parent / "examples" / "storefront" / "persisted-documents.json"
@@ -29,9 +29,12 @@ def pair(request, tmp_path_factory):
                       STRIPE_SYNC_RATE="100", **engine_env(request))
     with running_gateway(env, request.param) as on, running_gateway({**env, "FAST_PATH": "false"}) as off:
         on.control("webhooks", {"mode": "off"})
-        on.fast = on.app.router.routes[0].endpoint.fast_path
-        assert on.fast is not None and off.app.router.routes[0].endpoint.fast_path is None
+        assert fast_path_of(on) is not None and fast_path_of(off) is None
         yield on, off
+
+
+def fast_path_of(gateway) -> FastPathCache | None:
+    return gateway.app.router.routes[0].endpoint.fast_path
 
 
 def hits() -> float:
@@ -136,7 +139,7 @@ def test_the_dashboard_by_the_fast_path_costs_at_most_two_store_calls(pair):
         assert hits() == hits_before + (n == 2)  # the second is executed and kept, the third served
 
 
-def dashboard_ids(pair, token: str, first: int = 20) -> list[str]:
+def dashboard_ids(pair, token: str, first: int = 20) -> list[dict]:
     import orjson
 
     answer = orjson.loads(same_answer(pair, "Dashboard", {"first": first}, token))
@@ -252,3 +255,27 @@ def test_two_users_with_the_same_document_and_variables_never_get_each_others_an
                 for owner in users:
                     expected = "PAID" if owner == u else None
                     assert order_status(pair, token, orders[owner][0]) == expected
+
+
+def test_memory_is_bounded_by_entries_and_by_bytes(pair):
+    on, _ = pair
+    fast = fast_path_of(on)
+    assert fast is not None
+    users = [f"bounded-{n}-{on.engine}" for n in range(6)]
+    for n, user in enumerate(users):
+        seed_orders(on, user, 3, start=1_790_000_000 + 1000 * n)
+    tokens = [on.token(u, email=f"{u}@example.com") for u in users]
+    saved = fast.max_entries, fast.max_bytes
+    try:
+        fast.max_entries = 3
+        for token in tokens:
+            same_answer(pair, "Dashboard", {"first": 5}, token)
+        assert len(fast.entries) == 3
+        assert fast.bytes == sum(entry.size for entry in fast.entries.values())
+        fast.max_entries, fast.max_bytes = 100, max(entry.size for entry in fast.entries.values()) * 2
+        for token in tokens:
+            same_answer(pair, "Dashboard", {"first": 5}, token)
+        assert 1 <= len(fast.entries) <= 2 and fast.bytes <= fast.max_bytes
+        assert fast.bytes == sum(entry.size for entry in fast.entries.values())
+    finally:
+        fast.max_entries, fast.max_bytes = saved

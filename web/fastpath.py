@@ -98,7 +98,7 @@ class FastPathCache:
         key: CacheKey = (viewer_key(context.viewer), document.id,
                          orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
         entry = self.entries.get(key)
-        if entry is not None and await answers_unchanged(context.services.store, entry.reads):
+        if entry is not None and await self._unchanged(entry, context):
             self.entries.move_to_end(key)
             context.request.state.operation = document.operation_name  # for the log line and metrics
             HIT.inc()
@@ -134,6 +134,13 @@ class FastPathCache:
                 self.bytes -= dropped.size
         MISS.inc()
         return result
+
+    @staticmethod
+    async def _unchanged(entry: Entry, context: Context) -> bool:
+        try:
+            return await answers_unchanged(context.services.store, entry.reads)
+        except Exception:  # the store failed (StoreError, a timeout): executing reports it as usual
+            return False
 
     def _forget(self, key: CacheKey) -> None:
         dropped = self.entries.pop(key, None)
