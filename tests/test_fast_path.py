@@ -279,3 +279,61 @@ def test_memory_is_bounded_by_entries_and_by_bytes(pair):
         assert fast.bytes == sum(entry.size for entry in fast.entries.values())
     finally:
         fast.max_entries, fast.max_bytes = saved
+
+
+def test_a_hit_still_authenticates_logs_counts_and_sets_cache_control(pair, caplog):
+    import logging
+
+    import orjson
+
+    from telemetry.metrics import REQUEST_SECONDS
+
+    on, _ = pair
+    user = f"logged-{on.engine}"
+    seed_orders(on, user, 2)
+    token = on.token(user, email=f"{user}@example.com")
+    same_answer(pair, "Dashboard", {}, token)
+    same_answer(pair, "Dashboard", {}, None)  # the anonymous answer is memoized too
+    observed = REQUEST_SECONDS.labels("Dashboard")._sum.get()
+    before = hits()
+    with caplog.at_level(logging.INFO, logger="gateway.access"):
+        response = on.post({"documentId": IDS["Dashboard"], "variables": {}}, token, **{"x-request-id": "hit-1"})
+    assert hits() == before + 1 and response.headers["cache-control"] == "private, no-store"
+    assert REQUEST_SECONDS.labels("Dashboard")._sum.get() > observed
+    line = [r for r in caplog.records if getattr(r, "kind", None) == "request"][-1]  # this request's line
+    assert line.operation == "Dashboard"
+    assert line.storeCalls == 2 and line.stripeCalls == 0 and line.outcome == "ok"
+    # a bad or expired token is refused, never answered from memory (the anonymous one or the user's)
+    expired = on.token(user, email=f"{user}@example.com", ttl_seconds=-120)
+    for bad in ["not.a.token", expired, token[:-3] + "abc"]:
+        answer = orjson.loads(on.post({"documentId": IDS["Dashboard"], "variables": {}}, bad).content)
+        assert answer["data"] is None and answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # a public query by GET from memory keeps its CDN header
+    for _ in range(2):
+        got = on.http.get("/graphql", params={"documentId": IDS["Products"]})
+        assert got.status_code == 200 and got.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_store_failing_while_the_reads_are_replayed_is_a_coded_error_then_recovers(tmp_path):
+    import sqlite3
+
+    import orjson
+
+    with running_gateway(gateway_env(tmp_path)) as gateway:
+        user = "outage-shopper"
+        seed_orders(gateway, user, 2)
+        token = gateway.token(user, email=f"{user}@example.com")
+        body = {"documentId": IDS["Dashboard"], "variables": {}}
+        for _ in range(3):
+            good = gateway.post(body, token).content
+        before = hits()
+        with sqlite3.connect(gateway.settings.gateway_db) as db:
+            db.execute("ALTER TABLE items RENAME TO items_away")
+        try:
+            failed = gateway.post(body, token)
+            assert failed.status_code == 200 and hits() == before
+            assert orjson.loads(failed.content)["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        finally:
+            with sqlite3.connect(gateway.settings.gateway_db) as db:
+                db.execute("ALTER TABLE items_away RENAME TO items")
+        assert gateway.post(body, token).content == good
