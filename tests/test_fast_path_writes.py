@@ -136,3 +136,21 @@ def test_two_users_with_the_same_document_and_variables_never_get_each_others_an
                 for owner in users:
                     expected = "PAID" if owner == u else None
                     assert order_status(pair, token, orders[owner][0]) == expected
+
+
+def test_the_same_user_with_other_claims_never_gets_the_answer_of_those_claims(pair):
+    """A guest order shows by id to a token whose email is verified and matches, only:
+    the same user id with the email unverified, or another email, must not get it."""
+    on, _ = pair
+    email = f"claims-{on.engine}@example.com"
+    [guest_order] = seed_orders(on, "unused", 1, guest_email=email, start=1_795_000_000)
+    user = f"claims-user-{on.engine}"
+    verified = on.token(user, email=email)
+    unverified = on.token(user, email=email, email_verified=False)
+    other = on.token(user, email=f"other-{email}")
+    admin = on.token(user, email=email, admin=True)
+    for _ in range(2):
+        assert order_status(pair, verified, guest_order) == "PAID"
+        assert order_status(pair, unverified, guest_order) is None
+        assert order_status(pair, other, guest_order) is None
+        assert order_status(pair, admin, guest_order) == "PAID"
