@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import logging
 import shutil
@@ -48,6 +49,7 @@ from web import dev_pages
 from web.auth import AuthError, TokenVerifier, bearer_token
 from web.context import Context, Services
 from web.explorer import Explorer
+from web.fastpath import FastPathCache
 from web.middleware import BodyRefused, HttpHygiene, RequestIds
 from web.observability import metrics
 from web.ratelimit import parse_networks
@@ -74,6 +76,11 @@ WEBHOOK_PATH = "/stripe/webhook"
 EMULATOR_KEY = "sk_test_emulated_payments"
 # GraphQL variables nest a few levels (input.items[0].sku); nothing legitimate comes near.
 MAX_JSON_DEPTH = 32
+
+
+# Whether this request's verified token has the admin role (set by get_context, which
+# Strawberry runs before parse_http_body, in the same task).
+_ADMIN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("admin_request", default=False)
 
 
 class GatewayGraphQL(GraphQL):
@@ -107,6 +114,7 @@ class GatewayGraphQL(GraphQL):
                 request.state.user = context.viewer.user_id
         except AuthError as exc:
             context.auth_error = str(exc)
+        _ADMIN_REQUEST.set(context.viewer is not None and context.viewer.is_admin)
         return context
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -146,7 +154,8 @@ class GatewayGraphQL(GraphQL):
                 body or b"")
             if not isinstance(data, dict) or "documentId" in data:
                 return trusted_request(data, request.method, self.trusted)
-        refuse_free_text(self.trusted_mode)
+        if not _ADMIN_REQUEST.get():  # the shop's own staff may send any document (GraphiQL, admin tools)
+            refuse_free_text(self.trusted_mode)
         return await super().parse_http_body(request)
 
     async def execute_single(self, request: Request, request_adapter: AsyncHTTPRequestAdapter,  # type: ignore[override]
@@ -399,6 +408,8 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     graphql = GatewayGraphQL(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
     graphql.trusted = trusted_documents(settings, schema)
     graphql.trusted_mode = settings.trusted_documents
+    if settings.fast_path:
+        graphql.fast_path = FastPathCache(schema, graphql.trusted)
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     trusted_documents: Literal["only", "allow"] = "allow"
     trusted_documents_path: Path = (Path(__file__).resolve().parent / "examples" / "storefront"
                                     / "persisted-documents.json")
+    # Trusted queries memoized on what they read (web/fastpath.py); off: every one executes.
+    fast_path: bool = True
     cors_allow_origin: Annotated[list[str], NoDecode] = []
 
     jwt_secret: SecretStr | None = None

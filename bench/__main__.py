@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, coldstart, report, sync_orders, throughput, validation, webhooks, workers
+from bench import ROOT, coldstart, fastpath, report, sync_orders, throughput, validation, webhooks, workers
 from bench.load import has_wrk
 
 FULL: dict[str, Any] = {"dashboard_users": 50, "orders_each": 25, "scale_sizes": [10, 1000, 10000], "seconds": 5.0,
@@ -45,7 +45,7 @@ SMOKE: dict[str, Any] = {"dashboard_users": 3, "orders_each": 25, "scale_sizes":
          "workers": {"dashboard_users": 2, "orders_each": 5, "rounds": 1, "seconds": 1.0, "warmup": 0.3,
                      "connections": 4}}
 
-PARTS = ["throughput", "coldstart", "webhooks", "sync", "validation", "workers"]
+PARTS = ["throughput", "coldstart", "fastpath", "webhooks", "sync", "validation", "workers"]
 
 
 def machine() -> str:
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmark runs")
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated: throughput (with calls and scaling), coldstart, webhooks, sync, "
+                        help="comma-separated: throughput (with calls and scaling), coldstart, fastpath (trusted "
+                             "documents "
+                             "by id, fast path on and off, the same-bytes floor), webhooks, sync, "
                              "validation (hostile documents), workers (1 against N)")
     parser.add_argument("--out", type=Path, help="where results go (default bench/results, "
                                                  "or var/bench-smoke with --smoke)")
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         if "coldstart" in parts:
             step("cold start: import lambda_handler (python -X importtime)")
             results["cold_start"] = coldstart.run(repeats=sizes["import_repeats"])
+        if "fastpath" in parts:
+            step("trusted documents by id: the fast path on, off, and the same bytes from bare Starlette")
+            results["fastpath"] = fastpath.run(
+                workdir=workdir, dashboard_users=sizes["dashboard_users"], orders_each=sizes["orders_each"],
+                seconds=sizes["seconds"], warmup=sizes["warmup"], connections=sizes["connections"])
         if "webhooks" in parts:
             results["webhooks"] = {}
             step("webhook ingestion on SQLite")

@@ -58,6 +58,25 @@ def floor() -> Starlette:
     return Starlette(routes=[Route("/graphql", same_bytes, methods=["POST"])])
 
 
+def same_bytes() -> Starlette:
+    """The floor for one answer: bare Starlette reading the request and returning, for its
+    body and credentials, the gateway's exact answer bytes (BENCH_FLOOR_DATA: a JSON object,
+    bench.fastpath.floor_key → base64 of the answer)."""
+    import hashlib
+
+    from starlette.responses import Response
+
+    stored = orjson.loads(Path(os.environ["BENCH_FLOOR_DATA"]).read_bytes())
+    answers = {key: base64.b64decode(value) for key, value in stored.items()}
+
+    async def answer(request: Request) -> Response:
+        body = await request.body()
+        key = hashlib.sha256(request.headers.get("authorization", "").encode() + b"\n" + body).hexdigest()
+        return Response(answers[key], media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", answer, methods=["POST"])])
+
+
 # ---- the peer ---------------------------------------------------------------------------
 
 @strawberry.type

@@ -20,6 +20,8 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
         _throughput_verdicts(results, target)
     if "cold_start" in results:
         target("import lambda_handler s (best of the repeats)", results["cold_start"]["best_s"], 0.5, at_least=False)
+    if "fastpath" in results:
+        _fastpath_verdicts(results, target)
     if "webhooks" in results:
         sqlite = results["webhooks"]["sqlite"]
         target("webhook events/s on SQLite", sqlite["events_per_second"], 300, at_least=True)
@@ -58,6 +60,21 @@ def _throughput_verdicts(results: dict[str, Any], target: Any) -> None:
            order[sizes[-1]]["mean_ms"] / order[sizes[0]]["mean_ms"], 1.2, at_least=False)
 
 
+def _fastpath_verdicts(results: dict[str, Any], target: Any) -> None:
+    """Issue 20: trusted documents by id, through the fast path."""
+    fp = results["fastpath"]
+    target("dashboard by id, fast path, rps / same bytes", fp["ratios"]["dashboard"]["on / same bytes"], 0.35,
+           at_least=True)
+    target("order(id) by id, fast path, rps / same bytes", fp["ratios"]["order"]["on / same bytes"], 0.35,
+           at_least=True)
+    target("dashboard store calls, fast path (a repeat)", fp["calls"]["dashboard, fast path on"]["store"], 2,
+           at_least=False)
+    if "throughput" in results:  # the peer runs there
+        target("dashboard by id, fast path, rps / plain-Strawberry peer",
+               fp["throughput"]["fast path on"]["dashboard"]["rps"]
+               / results["throughput"]["peer"]["dashboard"]["rps"], 5, at_least=True)
+
+
 def _workers_verdicts(w: dict[str, Any], target: Any) -> None:
     """Issue 21: N workers (one per core) against one, on the same machine."""
     n, summary = w["workers"], w["summary"]
@@ -80,6 +97,10 @@ def markdown(results: dict[str, Any]) -> str:
                   f"({', '.join(f'{r:.3f}' for r in c['runs_s'])}). Largest imports in the best run: "
                   + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in c["largest_s"].items()) + ".",
                   ""]
+    if "fastpath" in results:
+        from bench.fastpath import markdown as fastpath_markdown
+
+        lines += fastpath_markdown(results["fastpath"])
     if "webhooks" in results:
         lines += ["## Webhook ingestion (each event once; Stripe = the emulator, in its own process)", "",
                   "| store | events | connections | events/s | p50 ms | p99 ms | orders |",

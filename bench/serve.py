@@ -3,7 +3,7 @@ access log off, the same HTTP stack (`--stack`: `fast` is uvloop and httptools, 
 `gateway serve` runs; `plain` is asyncio and h11, for comparison), the gateway CLI's logging
 (so the gateway writes its JSON request lines, as in production).
 
-    python -m bench.serve {gateway,peer,ceiling,floor} --port 8000 [--stack fast|plain]
+    python -m bench.serve {gateway,peer,ceiling,floor,same_bytes} --port 8000 [--stack fast|plain]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ STACKS: dict[str, dict[str, Any]] = {"fast": {"loop": "uvloop", "http": "httptoo
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("app", choices=["gateway", "peer", "ceiling", "floor"])
+    parser.add_argument("app", choices=["gateway", "peer", "ceiling", "floor", "same_bytes"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--stack", choices=sorted(STACKS), default="fast")
     args = parser.parse_args()

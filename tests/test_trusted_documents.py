@@ -175,6 +175,18 @@ def test_only_mode_runs_trusted_documents_and_refuses_any_other(only):
     assert unknown.status_code == 404 and code_of(unknown) == "PERSISTED_QUERY_NOT_FOUND"
 
 
+def test_only_mode_lets_the_shops_admins_send_any_document_and_nobody_else(only):
+    """The shop's staff use GraphiQL and examples/admin/operations, which are not in the
+    storefront's manifest; a shopper's token, a forged admin token or none are refused."""
+    query = {"query": "{ adminOrders(first: 1) { totalCount } }"}
+    admin = only.post(query, only.token("owner", admin=True))
+    assert admin.status_code == 200 and admin.json()["data"]["adminOrders"]["totalCount"] >= 0, admin.text
+    forged = only.token("owner", admin=True)[:-4] + "AAAA"
+    for token in (only.token("shopper"), forged, None):
+        refused = only.post(query, token)
+        assert refused.status_code == 400 and code_of(refused) == "TRUSTED_DOCUMENT_REQUIRED", refused.text
+
+
 def test_a_trusted_document_is_neither_parsed_nor_validated_per_request(gateway):
     from strawberry.extensions.parser_cache import _get_parse_cache
 
