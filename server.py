@@ -462,8 +462,15 @@ def trusted_documents(settings: Settings, schema: GatewaySchema) -> TrustedDocum
     """The manifest, each document validated once against this schema (limits included).
     A document the schema refuses stays refused, with its errors, and is logged: the
     manifest is older than the schema (scripts/persisted-documents regenerates it)."""
+    path = settings.trusted_documents_path
+    if (not path.exists() and settings.trusted_documents == "allow"
+            and "trusted_documents_path" not in settings.model_fields_set):
+        # A plain `pip install .` carries no examples/: free text still runs, ids do not.
+        log.warning("no trusted documents manifest at %s: requests by documentId are refused "
+                    "(set TRUSTED_DOCUMENTS_PATH)", path)
+        return TrustedDocuments({})
     try:
-        documents = load_manifest(settings.trusted_documents_path).prepared(schema.validate_trusted)
+        documents = load_manifest(path).prepared(schema.validate_trusted)
     except ManifestError as exc:
         raise ConfigError(f"TRUSTED_DOCUMENTS_PATH: {exc}") from None
     for document in documents:
