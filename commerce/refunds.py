@@ -44,7 +44,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from commerce.charges import refund_movement
+from commerce.charges import charge_facts, refund_movement
 from commerce.errors import ErrorCode, Problem
 from commerce.fulfillment import cancelled, load, move
 from commerce.orders import apply_facts
@@ -163,7 +163,23 @@ async def cancel_order(store: Store, payments: Payments, order_id: str, *,
     if left == 0:
         return Refunded(marked, None)
     made = await _refund(store, payments, marked, left, reason, _key("cancel", marked.order_id, left))
+    if isinstance(made, Problem) and made.code == ErrorCode.REFUND_REFUSED:
+        # Refused because a refund made at the same moment (refundOrder, the Dashboard) took
+        # what was left: read the charge afresh, and the cancel stands when nothing is left.
+        marked = await _refreshed(store, payments, marked)
+        if refundable(marked) == 0:
+            return Refunded(marked, None)
     return [made] if isinstance(made, Problem) else made
+
+
+async def _refreshed(store: Store, payments: Payments, order: Order) -> Order:
+    """The order with every refund and dispute its charge has at Stripe now."""
+    if order.stripe_payment_intent_id is None:
+        return order
+    charge = await payments.charge_of_payment(order.stripe_payment_intent_id)
+    if charge is None:
+        return order
+    return await apply_facts(store, order, await charge_facts(payments, charge))
 
 
 async def _refund(store: Store, payments: Payments, order: Order, amount: int, reason: str | None,

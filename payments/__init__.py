@@ -7,6 +7,7 @@ from payments.client import (
     IdempotencyConflict,
     NotFound,
     Payments,
+    PaymentsRefused,
     PaymentsUnavailable,
     RefundRefused,
     start_counting,
@@ -31,6 +32,7 @@ from payments.views import (
 
 __all__ = [
     "LINE_ITEMS_EXPANDED", "SESSION_ID", "SOURCE", "Charge", "CheckoutSession", "Dispute", "Event",
-    "IdempotencyConflict", "LineItem", "NotFound", "Page", "PaymentIntent", "Payments", "PaymentsUnavailable",
+    "IdempotencyConflict", "LineItem", "NotFound", "Page", "PaymentIntent", "Payments",
+    "PaymentsRefused", "PaymentsUnavailable",
     "Price", "Product", "Refund", "RefundRefused", "ShippingDetails", "WebhookEndpoint", "id_of", "start_counting",
 ]

@@ -63,6 +63,12 @@ class PaymentsUnavailable(Exception):
     """Stripe cannot be reached or refused to work right now; safe to try again."""
 
 
+class PaymentsRefused(Exception):
+    """Stripe refused a request the gateway made (an InvalidRequestError other than a missing
+    object): not the client's doing and not worth retrying as is, e.g. a session expiry
+    Stripe finds out of range because this machine's clock is off."""
+
+
 class NotFound(Exception):
     """Stripe has no such object (`resource_missing`); `param` names the parameter."""
 
@@ -114,7 +120,11 @@ class Payments:
     # ---- checkout sessions -----------------------------------------------------
 
     async def create_checkout_session(self, params: Json, *, idempotency_key: str) -> CheckoutSession:
-        data = await self._request("post", "/v1/checkout/sessions", idempotency_key=idempotency_key, **params)
+        try:
+            data = await self._request("post", "/v1/checkout/sessions", idempotency_key=idempotency_key, **params)
+        except stripe.InvalidRequestError as exc:
+            log.error("stripe refused a checkout session: %s (param %s)", exc.user_message or exc, exc.param)
+            raise PaymentsRefused(f"{exc.code or 'invalid_request'}: {exc.user_message or exc}") from exc
         return CheckoutSession.from_json(data)
 
     async def retrieve_session(self, session_id: str, *, with_line_items: bool = False,
@@ -174,6 +184,13 @@ class Payments:
     async def retrieve_charge(self, charge_id: str) -> Charge:
         """The charge with its refunds (`refunds` is None when they run past one page)."""
         return Charge.from_json(await self._request("get", f"/v1/charges/{charge_id}", expand=["refunds"]))
+
+    async def charge_of_payment(self, payment_intent: str) -> Charge | None:
+        """The payment intent's latest charge, with its refunds (None before it is charged)."""
+        data = await self._request("get", f"/v1/payment_intents/{payment_intent}",
+                                   expand=["latest_charge.refunds"])
+        charge = data.get("latest_charge")
+        return Charge.from_json(charge) if isinstance(charge, dict) else None
 
     async def create_refund(self, *, payment_intent: str, amount: int, reason: str | None, metadata: Json,
                             idempotency_key: str) -> Refund:

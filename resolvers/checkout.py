@@ -12,7 +12,8 @@ from store import keys
 from store.base import now_epoch
 from web.context import Context
 
-EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}\.[A-Za-z]{2,24}$")
+# No whitespace, controls or RFC 5322 specials (<>()[],;:"\\): the address goes into a To: header as it is.
+EMAIL = re.compile(r'^[^@\s\x00-\x1f<>()\[\],;:"\\]{1,64}@[^@\s\x00-\x1f<>()\[\],;:"\\]{1,190}\.[A-Za-z]{2,24}$')
 
 
 async def create_checkout_session(

@@ -99,7 +99,7 @@ class Query:
                 info.context, wanted, 20 if first is None else first, after)
         except admin_order_resolvers.BadInput as exc:
             raise gateway_error(BAD_USER_INPUT, str(exc)) from None
-        edges = [AdminOrderEdge(cursor=c, node=Order.from_record(o))
+        edges = [AdminOrderEdge(cursor=c, node=Order.from_record(o, staff=True))
                  for o, c in zip(listing.orders, cursors, strict=True)]
         return AdminOrderConnection(edges=edges, filter=wanted, page_info=PageInfo(
             has_next_page=listing.has_next_page, end_cursor=listing.end))
@@ -108,7 +108,7 @@ class Query:
                       extensions=[ADMIN_ORDERS])
     async def admin_order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await admin_order_resolvers.admin_order(info.context, id)
-        return Order.from_record(found) if found else None
+        return Order.from_record(found, staff=True) if found else None
 
     @strawberry.field(description=(
         "A guest's order, for the order number and email of its confirmation; null when "

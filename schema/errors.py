@@ -13,7 +13,7 @@ import re
 
 from graphql import GraphQLError
 
-from payments import PaymentsUnavailable
+from payments import PaymentsRefused, PaymentsUnavailable
 from store import StoreError
 from web.ratelimit import Limited
 
@@ -23,6 +23,7 @@ NOT_FOUND = "NOT_FOUND"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 RATE_LIMITED = "RATE_LIMITED"
 PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
+PAYMENT_PROVIDER_REFUSED = "PAYMENT_PROVIDER_REFUSED"  # Stripe refused what we sent: the log has why
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # the store: retry, as for PAYMENT_PROVIDER_UNAVAILABLE
 
@@ -37,6 +38,8 @@ def gateway_error(code: str, message: str, **extensions: object) -> GraphQLError
 EXPECTED: dict[type, tuple[str, str]] = {
     PaymentsUnavailable: (PAYMENT_PROVIDER_UNAVAILABLE,
                           "The payment provider is not answering; try again in a moment."),
+    PaymentsRefused: (PAYMENT_PROVIDER_REFUSED,
+                      "The payment provider refused this checkout; the shop has been told (see its log)."),
 }
 
 

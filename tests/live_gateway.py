@@ -24,6 +24,9 @@ def gateway_env(tmp_path, **overrides: str) -> dict[str, str]:
         # every test request comes from 127.0.0.1; the limits have their own tests
         "RATE_LIMIT_QUOTES": "100000", "RATE_LIMIT_CHECKOUTS": "100000", "RATE_LIMIT_WEBHOOKS": "1000000",
         "RATE_LIMIT_STRIPE_READS": "100000",
+        # serve's email sender writes EMAIL_SENT onto orders whenever it runs: tests that
+        # compare stores or count writes would race it. The email tests turn it on.
+        "EMAIL_BACKGROUND_SEND": "false",
         **overrides,
     }
 

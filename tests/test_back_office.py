@@ -35,7 +35,8 @@ DASHBOARD = """{ viewer { orders(first: 10) { edges { node {
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def shop(request, tmp_path):
     smtp = SmtpServer().start()
-    env = gateway_env(tmp_path, SMTP_URL=smtp.url, EMAIL_FROM="The Babes Club <orders@shop.example>",
+    env = gateway_env(tmp_path, EMAIL_BACKGROUND_SEND="true", SMTP_URL=smtp.url,
+                      EMAIL_FROM="The Babes Club <orders@shop.example>",
                       ORDER_URL_TEMPLATE="https://shop.example/orders/{orderId}", EMAIL_SEND_INTERVAL_SECONDS="1",
                       **engine_env(request))
     try:

@@ -231,7 +231,8 @@ def test_an_expired_quote_is_refused(gateway):
 
 
 @pytest.mark.parametrize("email", ["nope", "a@b", "x" * 300 + "@example.com", "a b@example.com",
-                                   "evil@example.com\r\nBcc: x@y.z", ""])
+                                   "evil@example.com\r\nBcc: x@y.z", "", "<script>@x.com", "a,b@example.com",
+                                   '"q"@example.com', "a@b;c.com"])
 def test_a_bad_guest_email_is_a_user_error(gateway, email):
     sessions = gateway.count_items("SESSION#%")
     result = checkout(gateway, quote(gateway)["signature"], email=email)

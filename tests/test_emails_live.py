@@ -31,7 +31,8 @@ def smtp():
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
 def mailing(request, tmp_path_factory, smtp):
-    env = gateway_env(tmp_path_factory.mktemp("mail"), STRIPE_WEBHOOK_SECRET=WHSEC, SMTP_URL=smtp.url,
+    env = gateway_env(tmp_path_factory.mktemp("mail"), STRIPE_WEBHOOK_SECRET=WHSEC, EMAIL_BACKGROUND_SEND="true",
+                      SMTP_URL=smtp.url,
                       EMAIL_FROM="The Babes Club <orders@shop.example>",
                       ORDER_URL_TEMPLATE="https://shop.example/orders/{orderId}", **engine_env(request))
     with running_gateway(env, request.param) as client:
@@ -110,7 +111,8 @@ def test_each_refund_gets_one_notice_however_often_stripe_says_so(mailing, smtp)
 
 def test_a_mail_server_that_is_down_fails_no_webhook(tmp_path):
     down = SmtpServer()  # nothing listens on its port
-    env = gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC, SMTP_URL=down.url, EMAIL_FROM="orders@shop.example",
+    env = gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC, EMAIL_BACKGROUND_SEND="true",
+                      SMTP_URL=down.url, EMAIL_FROM="orders@shop.example",
                       EMAIL_SEND_INTERVAL_SECONDS="1")
     with running_gateway(env) as gateway:
         gateway.control("webhooks", {"mode": "off"})
@@ -130,7 +132,7 @@ def test_a_mail_server_that_is_down_fails_no_webhook(tmp_path):
 
 
 def test_without_smtp_development_writes_eml_files_and_lists_them(tmp_path):
-    with running_gateway(gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC)) as gateway:
+    with running_gateway(gateway_env(tmp_path, STRIPE_WEBHOOK_SECRET=WHSEC, EMAIL_BACKGROUND_SEND="true")) as gateway:
         gateway.control("webhooks", {"mode": "off"})
         session = new_session(gateway, user_id="user-dev")
         pay(gateway, session.id)

@@ -28,8 +28,9 @@ def pair(request, tmp_path_factory):
 
 def gateway_pair(request, tmp_path_factory):
     """(fast path on, fast path off), on one store. Payments: each its own emulator."""
+    # Emails wait in the outbox: a sent one adds its event to the order between the two answers.
     env = gateway_env(tmp_path_factory.mktemp("fastpath"), STRIPE_WEBHOOK_SECRET=WHSEC,
-                      STRIPE_SYNC_RATE="100", **engine_env(request))
+                      STRIPE_SYNC_RATE="100", EMAIL_BACKGROUND_SEND="false", **engine_env(request))
     with running_gateway(env, request.param) as on, running_gateway({**env, "FAST_PATH": "false"}) as off:
         on.control("webhooks", {"mode": "off"})
         assert fast_path_of(on) is not None and fast_path_of(off) is None

@@ -27,6 +27,8 @@ REFUND = ("mutation($input: RefundOrderInput!) { refundOrder(input: $input) { or
 CANCEL = ("mutation($input: CancelOrderInput!) { cancelOrder(input: $input) { order { " + ORDER_FIELDS
           + " } refund { id amount { amount } status } userErrors { field code message } } }")
 ORDER = "query($id: ID!) { order(id: $id) { " + ORDER_FIELDS + " } }"
+ADMIN_ORDER = "query($id: ID!) { adminOrder(id: $id) { " + ORDER_FIELDS + " } }"
+ADMIN_LIST = "{ adminOrders(first: 100) { edges { node { " + ORDER_FIELDS + " } } } }"
 DASHBOARD = "{ viewer { orders(first: 100) { edges { node { " + ORDER_FIELDS + " } } } } }"
 SYNC = "mutation($since: DateTime) { syncOrders(input: {since: $since}) { updated userErrors { code } } }"
 TRACKING = {"carrier": "UPS", "trackingNumber": "1Z999AA10123456784",
@@ -311,6 +313,22 @@ def test_cancelling_an_unshipped_order_refunds_it_in_full_once(shop):
     assert ship(shop, order_id)["userErrors"][0]["code"] == "FULFILLMENT_NOT_ALLOWED"
 
 
+def test_a_cancel_racing_a_full_refund_stands_with_one_refund_and_says_so(shop):
+    """A refund of everything made at the same moment leaves the cancel nothing to refund:
+    the cancel succeeds (it was not refused after writing CANCELLED), one Stripe refund."""
+    for _ in range(3):
+        order_id, pi, _ = paid_order(shop, amount=3000)
+        with ThreadPoolExecutor(2) as pool:
+            cancel = pool.submit(call, shop, CANCEL, {"input": {"orderId": order_id, "reason": "DUPLICATE"}})
+            refund = pool.submit(call, shop, REFUND, {"input": {"orderId": order_id, "amount": 3000}})
+            cancelled, refunded = cancel.result(), refund.result()
+        assert [r.amount for r in stripe_refunds(shop, pi)] == [3000]
+        assert cancelled["userErrors"] == [] and cancelled["order"]["fulfillment"]["status"] == "CANCELLED", cancelled
+        assert refunded["userErrors"] == [] or [e["code"] for e in refunded["userErrors"]] == ["REFUND_TOO_LARGE"]
+        order = call(shop, ADMIN_ORDER, {"id": order_id})
+        assert order["status"] == "REFUNDED" and order["refunded"]["amount"] == 3000
+
+
 def test_a_shipped_order_is_not_cancelled(shop):
     order_id, pi, _ = paid_order(shop)
     ship(shop, order_id)
@@ -377,6 +395,18 @@ def test_an_order_written_before_timelines_gets_sensible_events_and_keeps_them(s
     shipped = ship(shop, order_id)["order"]
     assert kinds(shipped) == ["PLACED", "PAID", "SHIPPED"] and shipped["events"][1]["at"] == created
     assert {"placed", "paid", "shipped"} <= set(stored(shop, order_id)[0]["events"])
+
+
+def test_staff_see_every_event_in_the_admin_queries_too(shop):
+    order_id, pi, shopper = paid_order(shop)
+    charge = shop.stripe().v1.payment_intents.retrieve(pi).latest_charge
+    dispute = shop.control(f"charges/{charge}/dispute", {})
+    deliver(shop, event_of(shop, "charge.dispute.created", dispute["id"]))
+    staff = call(shop, ADMIN_ORDER, {"id": order_id})
+    listed = call(shop, ADMIN_LIST, {})
+    [node] = [e["node"] for e in listed["edges"] if e["node"]["id"] == order_id]
+    assert kinds(staff) == kinds(node) == ["PLACED", "PAID", "DISPUTE_OPENED"]
+    assert kinds(call(shop, ORDER, {"id": order_id}, shopper)) == ["PLACED", "PAID"]  # the shopper's view
 
 
 def test_staff_see_every_event_in_mutation_answers(shop):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.emulator_helpers import wait_until
 from tests.live_gateway import engine_env, gateway_env, running_gateway
-from tests.stock_helpers import checkout, counted_catalog, levels, order_status, pay, quote, set_stock
+from tests.stock_helpers import CHECKOUT, checkout, counted_catalog, levels, order_status, pay, quote, set_stock
 
 
 @pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
@@ -184,3 +184,21 @@ def test_a_storm_of_duplicate_and_out_of_order_events_keeps_the_counts_consisten
         assert order_status(shop, paid["id"]) == "PAID" and order_status(shop, still_open["id"]) is None
     finally:
         shop.control("webhooks", {"mode": "deliver"})
+
+
+def test_a_checkout_stripe_refuses_is_a_coded_error_and_holds_nothing(shop):
+    """With the emulator's clock a day ahead, Stripe refuses the session's expires_at (out of
+    its 30 minutes to 24 hours): a PAYMENT_PROVIDER_REFUSED error, not an internal one, and
+    the piece's hold is given back."""
+    sku = "N-PEARL-CHOKER"
+    before = counts(shop, sku)
+    signature = quote(shop, [{"sku": sku, "quantity": 1}])
+    shop.control("clock", {"advance": 90_000})
+    try:
+        response = shop.post({"query": CHECKOUT, "variables": {"sig": signature, "email": "c@example.com"}})
+        assert response.status_code == 200, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "PAYMENT_PROVIDER_REFUSED", error
+    finally:
+        shop.control("clock", {"set": int(time.time())})
+    assert counts(shop, sku) == before
