@@ -5,11 +5,14 @@ sender delivers them (SMTP_URL; in development without it, .eml files in var/out
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from commerce import emails
-from commerce.email_content import Sender
-from jobs.mail_transport import FileTransport, SmtpServer, SmtpTransport, Transport
 from settings import Settings
+
+if TYPE_CHECKING:
+    from commerce.email_content import Sender
+    from jobs.mail_transport import Transport
 
 log = logging.getLogger("gateway.emails")
 
@@ -20,13 +23,20 @@ def configure(settings: Settings) -> None:
                                    refund_max_age_seconds=settings.email_refund_max_age_days * 86400))
 
 
+# Rendering (Jinja2) and delivery (aiosmtplib) load only where a sender runs: every start,
+# a Lambda cold start included, calls configure() and nothing else of this module.
+
 def sender_for(settings: Settings) -> Sender:
+    from commerce.email_content import Sender
+
     return Sender(settings.sender_address, settings.order_url_template)
 
 
 def transport_for(settings: Settings) -> Transport | None:
     """SMTP when configured; files in development; None in production without SMTP_URL
     (messages are recorded and wait: the backlog alarm says so)."""
+    from jobs.mail_transport import FileTransport, SmtpServer, SmtpTransport
+
     smtp = settings.smtp
     if smtp is not None:
         return SmtpTransport(SmtpServer(smtp.host, smtp.port, smtp.security, smtp.username, smtp.password))
