@@ -9,7 +9,8 @@ and one that came first loses nothing): the admin sees it in the mutation's answ
 Refundable = total − refunded − charged back, from the order's facts. More is refused
 (REFUND_TOO_LARGE), as are an unpaid order and one with a dispute open (the money is
 held by the bank; Stripe refuses it too). Stripe refusing it all the same (it knows of a
-refund we have not heard of yet) is REFUND_REFUSED with Stripe's message.
+refund we have not heard of yet) reads the charge afresh: REFUND_TOO_LARGE when that refund
+took what was asked, REFUND_REFUSED with Stripe's message otherwise.
 
 Idempotency: a double click, or a client retrying, refunds once. The request's digest
 (of its amount and reason, or of the client's idempotencyKey when it sends one) names a
@@ -128,6 +129,14 @@ async def refund_order(store: Store, payments: Payments, order_id: str, *, amoun
         return [Problem(("idempotencyKey",), ErrorCode.REFUND_REFUSED,
                         "This idempotencyKey was used for another refund; make a new one for a new refund.")]
     made = await _refund(store, payments, found, amount, reason, asked.stripe_key)
+    if isinstance(made, Problem) and made.code == ErrorCode.REFUND_REFUSED and made.field is None:
+        # Refused because a refund or cancel made at the same moment took what was left:
+        # read the charge afresh, and say how much is left, as if this one had come second.
+        fresh = await _refreshed(store, payments, found)
+        left = refundable(fresh)
+        if amount > left:
+            return [Problem(("amount",), ErrorCode.REFUND_TOO_LARGE,
+                            f"At most {left} ({fresh.currency}, minor units) is left to refund.")]
     return [made] if isinstance(made, Problem) else made
 
 
