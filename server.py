@@ -50,10 +50,12 @@ from web.auth import AuthError, TokenVerifier, bearer_token
 from web.context import Context, Services
 from web.explorer import Explorer
 from web.fastpath import FastPathCache
+from web.hotpath import HotPath
 from web.middleware import BodyRefused, HttpHygiene, RequestIds
 from web.observability import metrics
 from web.ratelimit import parse_networks
 from web.trusted import (
+    MAX_JSON_DEPTH,
     ManifestError,
     Mode,
     TrustedDocument,
@@ -61,6 +63,7 @@ from web.trusted import (
     TrustedRequestData,
     TrustedRequestRefused,
     cache_control,
+    json_depth,
     load_manifest,
     refuse_free_text,
     trusted_request,
@@ -74,8 +77,6 @@ FastPath = Callable[[TrustedDocument, dict[str, Any] | None, Context], Awaitable
 EMULATOR_PATH = "/_stripe"
 WEBHOOK_PATH = "/stripe/webhook"
 EMULATOR_KEY = "sk_test_emulated_payments"
-# GraphQL variables nest a few levels (input.items[0].sku); nothing legitimate comes near.
-MAX_JSON_DEPTH = 32
 
 
 # Whether this request's verified token has the admin role (set by get_context, which
@@ -90,6 +91,8 @@ class GatewayGraphQL(GraphQL):
     # THE SEAM for the fast path of trusted documents: given the resolved document, its
     # variables and the request's context, an answer, or None to execute as usual.
     fast_path: FastPath | None = None
+    free_text_fast_path: FastPathCache | None = None  # free text where it runs (allow mode)
+    hot_path: HotPath | None = None  # the fast path's hits, answered before the view
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         return "documentId" not in request.query_params and super().should_render_graphql_ide(request)
@@ -125,6 +128,11 @@ class GatewayGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if self.hot_path is not None:  # a kept answer, or the body it read handed on
+            handed_on = await self.hot_path(scope, receive, send)
+            if handed_on is None:
+                return
+            receive = handed_on
         request = Request(scope=scope, receive=receive)
         try:
             response = await self.run(request)
@@ -168,6 +176,11 @@ class GatewayGraphQL(GraphQL):
                 answer = await self.fast_path(request_data.trusted, request_data.variables, context)
                 if answer is not None:
                     return answer
+        elif self.free_text_fast_path is not None and not request_data.extensions:
+            answer = await self.free_text_fast_path.free_text(request_data.query, request_data.operation_name,
+                                                              request_data.variables, context)
+            if answer is not None:
+                return answer
         return await super().execute_single(request, request_adapter, sub_response,
                                             context, root_value, request_data)  # type: ignore[arg-type]
 
@@ -212,22 +225,6 @@ def _log_request(request: Request, result: ExecutionResult) -> None:
     log_line("request", operation=operation, user=user_hash(state.user),
              ms=round(seconds * 1000, 2), storeCalls=sum(state.store_calls.values()),
              stripeCalls=state.stripe_calls[0], outcome="ok" if not codes else ",".join(codes))
-
-
-def json_depth(value: object) -> int:
-    """How deeply a parsed JSON value nests (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
-        deepest = max(deepest, depth + 1)
-        if deepest > MAX_JSON_DEPTH:
-            break
-        stack.extend((child, depth + 1) for child in item)
-    return deepest
 
 
 def refusal(request: Request, status: int, message: str, *, code: str | None = None,
@@ -409,7 +406,10 @@ def create_app(settings: Settings | None = None, *, lazy: bool = False) -> Starl
     graphql.trusted = trusted_documents(settings, schema)
     graphql.trusted_mode = settings.trusted_documents
     if settings.fast_path:
-        graphql.fast_path = FastPathCache(schema, graphql.trusted)
+        cache = FastPathCache(schema, graphql.trusted)
+        graphql.fast_path = cache
+        graphql.free_text_fast_path = cache if settings.trusted_documents == "allow" else None
+        graphql.hot_path = HotPath(cache, graphql.trusted, settings.trusted_documents)
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),

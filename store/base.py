@@ -120,6 +120,11 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise StoreError unless the store answers."""
 
+    def change_stamp(self) -> int | None:
+        """A number that moves whenever anything is committed to the store, by this process
+        or any other, read without a store call; None when the engine has none (DynamoDB).
+        The fast path (web/fastpath.py) serves a kept answer while it has not moved."""
+
     async def close(self) -> None: ...
 
 

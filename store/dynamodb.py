@@ -291,6 +291,9 @@ class DynamoDBStore:
             params["ExclusiveStartKey"] = last
         return Page(items, encode_scan_cursor(key_of(items[-1])))
 
+    def change_stamp(self) -> int | None:
+        return None  # no such number in DynamoDB: the fast path makes its reads again
+
     async def ping(self) -> None:
         try:
             response = await self._client.describe_table(TableName=self._table)

@@ -82,5 +82,8 @@ class MeteredStore:
     async def ping(self) -> None:
         await self.inner.ping()
 
+    def change_stamp(self) -> int | None:
+        return self.inner.change_stamp()  # not a store call: not counted
+
     async def close(self) -> None:
         await self.inner.close()

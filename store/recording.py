@@ -19,7 +19,7 @@ from typing import Literal
 import orjson
 
 from store.base import Having, IndexPage, Item, Page, Store
-from store.keys import Index, Key
+from store.keys import EXPIRES_AT, Index, Key
 from store.transact import Op, Refused
 
 ReadOperation = Literal["get", "batch_get", "query"]
@@ -52,27 +52,39 @@ def _page_answer(page: Page) -> bytes:
 
 
 class RecordingStore:
-    """Passes every call to `inner`; remembers the reads, in order, and whether any write ran."""
+    """Passes every call to `inner`; remembers the reads, in order, whether any write ran,
+    and when the first item it read expires (`fresh_until`, epoch seconds: an expiring item
+    changes a read's answer with no write, so no change stamp would see it)."""
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.reads: list[Read] = []
         self.wrote = False
+        self.fresh_until: float = float("inf")
+
+    def _saw(self, items: Sequence[Item | None]) -> None:
+        for item in items:
+            expires = item.get(EXPIRES_AT) if item is not None else None
+            if isinstance(expires, (int, float)) and expires < self.fresh_until:
+                self.fresh_until = expires
 
     async def get(self, key: Key) -> Item | None:
         item = await self.inner.get(key)
+        self._saw((item,))
         self.reads.append(Read("get", (key,), _canonical(item)))
         return item
 
     async def batch_get(self, keys: Sequence[Key]) -> dict[Key, Item]:
         asked = tuple(keys)
         found = await self.inner.batch_get(asked)
+        self._saw(list(found.values()))
         self.reads.append(Read("batch_get", (asked,), _batch_answer(asked, found)))
         return found
 
     async def query(self, pk: str, *, prefix: str = "", limit: int = 20, cursor: str | None = None,
                     newest_first: bool = True) -> Page:
         page = await self.inner.query(pk, prefix=prefix, limit=limit, cursor=cursor, newest_first=newest_first)
+        self._saw(page.items)
         self.reads.append(Read("query", (pk, prefix, limit, cursor, newest_first), _page_answer(page)))
         return page
 
@@ -110,6 +122,9 @@ class RecordingStore:
 
     async def ping(self) -> None:
         await self.inner.ping()
+
+    def change_stamp(self) -> int | None:
+        return self.inner.change_stamp()
 
     async def close(self) -> None:
         await self.inner.close()

@@ -97,8 +97,12 @@ def _open_failure(path: str | Path, exc: sqlite3.Error) -> str:
 
 
 class SQLiteStore:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, watcher: sqlite3.Connection | None = None) -> None:
         self._conn = conn
+        # A second connection that only reads PRAGMA data_version: it moves when any other
+        # connection (this store's, another worker's, a CLI job's) commits. In WAL mode it
+        # is read from shared memory, ~1.5 us, so the loop's thread asks it directly.
+        self._watcher = watcher
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteStore:
@@ -123,11 +127,21 @@ class SQLiteStore:
             await conn.execute(SCHEMA)
             for index in ORDER_INDEXES:
                 await conn.execute(index_sql(index))
+            watcher = None if str(path) == ":memory:" else sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             if conn is not None:
                 await conn.close()  # its thread would keep the process alive
             raise StoreConfigError(_open_failure(path, exc)) from None
-        return cls(conn)
+        return cls(conn, watcher)
+
+    def change_stamp(self) -> int | None:
+        if self._watcher is None:
+            return None
+        try:
+            return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # the fast path then makes its reads again, which report the failure
 
     @_store_errors
     async def get(self, key: Key) -> Item | None:
@@ -288,6 +302,8 @@ class SQLiteStore:
             raise StoreError(f"SQLite store unavailable: {exc}") from exc
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
         await self._conn.close()
 
 

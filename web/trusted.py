@@ -39,6 +39,8 @@ DOCUMENT_ID = re.compile(r"sha256:[0-9a-f]{64}")
 # The storefront's variables are a few short strings and a cart: kilobytes at most. Bounded
 # here for GET (a URL has no body limit of ours), and for POST below the body limit.
 MAX_VARIABLES_BYTES = 16 * 1024
+# GraphQL variables nest a few levels (input.items[0].sku); nothing legitimate comes near.
+MAX_JSON_DEPTH = 32
 OperationType = Literal["query", "mutation", "subscription"]
 Mode = Literal["only", "allow"]
 
@@ -175,7 +177,13 @@ def cache_control(document: TrustedDocument | None, method: str, *, authorized: 
     """The Cache-Control of a /graphql answer: a shared cache (a CDN) may keep, for a short
     while, an anonymous GET by id of a query that reads no user's data (products) and
     succeeded; everything else is private and not stored."""
-    if document is not None and document.public and method == "GET" and not authorized and not failed:
+    return public_cache_control(document is not None and document.public, method, authorized=authorized,
+                                failed=failed)
+
+
+def public_cache_control(public: bool, method: str, *, authorized: bool, failed: bool) -> str:
+    """cache_control, given whether the document is public."""
+    if public and method == "GET" and not authorized and not failed:
         return PUBLIC_CACHE_CONTROL
     return PRIVATE_CACHE_CONTROL
 
@@ -186,3 +194,19 @@ def _reads_no_user(operation: OperationDefinitionNode) -> bool:
     selections = operation.selection_set.selections
     return operation.operation.value == "query" and all(
         isinstance(s, FieldNode) and s.name.value in PUBLIC_ROOT_FIELDS for s in selections)
+
+
+def json_depth(value: object) -> int:
+    """How deeply a parsed JSON value nests (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
